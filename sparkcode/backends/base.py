@@ -1,0 +1,39 @@
+"""The Backend protocol and the request it takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol, runtime_checkable
+
+from ..engine.sampling import SamplingParams
+from ..engine.stats import Done, TextDelta
+
+
+@dataclass
+class ChatRequest:
+    messages: list[dict]
+    max_tokens: int = 1024
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    stop: list[str] = field(default_factory=list)
+    tools: list[dict] | None = None
+    speculate: str = "auto"
+    should_stop: Callable[[], bool] | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Streams one chat reply: `TextDelta`s, then exactly one `Done` (with `Stats`)."""
+
+    name: str
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]: ...
+
+
+def collect(backend: Backend, request: ChatRequest) -> Done:
+    done = None
+    for ev in backend.stream_chat(request):
+        if isinstance(ev, Done):
+            done = ev
+    if done is None:
+        raise RuntimeError(f"backend {backend.name} ended without a Done event")
+    return done

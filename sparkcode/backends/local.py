@@ -1,0 +1,25 @@
+"""The embedded engine as a Backend."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..engine.stats import Done, TextDelta
+from .base import ChatRequest
+
+
+class LocalBackend:
+    def __init__(self, engine):
+        self.engine = engine
+        self.name = engine.model_name
+
+    @classmethod
+    def load(cls, model: str | None = None, **engine_kw) -> "LocalBackend":
+        from ..engine.core import Engine
+
+        return cls(Engine(model, **engine_kw))
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
+        return self.engine.stream(request.messages, max_tokens=request.max_tokens, sampling=request.sampling,
+                                  stop=request.stop, tools=request.tools, speculate=request.speculate,
+                                  should_stop=request.should_stop)

@@ -1,0 +1,190 @@
+"""The `sparkcode` command: argument parsing and dispatch only; the work lives in the packages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import SparkcodeError
+
+SPECULATE_MODES = ("off", "ngram", "draft", "auto")
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _nonneg_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}")
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
+    return v
+
+
+def add_engine_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and engine")
+    g.add_argument("--model", "-m", default=None,
+                   help="registry name (see `sparkcode models`) or path to a .gguf file; default qwen2.5-coder-1.5b")
+    g.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: physical cores)")
+    g.add_argument("--ctx", type=_positive_int, default=8192, help="context size in tokens (default 8192)")
+    g.add_argument("--speculate", choices=SPECULATE_MODES, default="auto",
+                   help="speculative decoding: off, ngram (prompt lookup), draft (0.5B draft model), auto (adaptive; default)")
+
+
+def add_sampling_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampling")
+    g.add_argument("--max-tokens", type=_positive_int, default=1024, help="most tokens to generate (default 1024)")
+    g.add_argument("--temperature", "-t", type=_nonneg_float, default=0.0, help="0 = greedy (default)")
+    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (default 1)")
+    g.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens; 0 = off (default)")
+    g.add_argument("--seed", type=int, default=None, help="random seed for sampling (reproducible output)")
+    g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+
+
+def sampling_from(args):
+    from .engine.sampling import SamplingParams
+
+    return SamplingParams(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparkcode",
+        description="A local-first coding assistant whose whole loop is fast.",
+        epilog="Models are embedded (installed from PyPI with sparkcode) and verified by sha256; nothing is fetched at run time.",
+    )
+    parser.add_argument("--version", action="version", version=f"sparkcode {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="one-shot streamed answer from the model",
+                         description="Stream one answer to PROMPT from the embedded engine.")
+    ask.add_argument("prompt", help="the question or instruction ('-' reads standard input)")
+    ask.add_argument("--system", default=None, help="system message")
+    ask.add_argument("--json", action="store_true",
+                     help="after the text, print one line of JSON with the full text and the call's stats")
+    add_engine_flags(ask)
+    add_sampling_flags(ask)
+
+    mdl = sub.add_parser("models", help="list, assemble or pull the embedded models",
+                         description="List the embedded models (default), or assemble/pull one.")
+    mdl.add_argument("action", nargs="?", choices=("list", "assemble", "pull", "path"), default="list")
+    mdl.add_argument("name", nargs="?", help="model name for assemble/pull/path")
+
+    bench = sub.add_parser("bench", help="speed and quality benchmarks (write docs/BENCHMARKS.md)",
+                           description="Run a benchmark and append its results to docs/BENCHMARKS.md.")
+    bsub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    be = bsub.add_parser("engine", help="engine vs llama-cpp-python's Llama: prompt and decode tok/s, prefix-cache TTFT")
+    be.add_argument("--model", "-m", default=None)
+    be.add_argument("--threads", type=_positive_int, default=None)
+    be.add_argument("--runs", type=_positive_int, default=5)
+    be.add_argument("--gen-tokens", type=_positive_int, default=128)
+    be.add_argument("--out", default="docs/BENCHMARKS.md", help="markdown file to append to ('-' = print only)")
+    bs = bsub.add_parser("speed", help="speculative decoding: plain vs ngram vs draft vs auto on edit/fresh/agent workloads")
+    bs.add_argument("--model", "-m", default=None)
+    bs.add_argument("--threads", type=_positive_int, default=None)
+    bs.add_argument("--runs", type=_positive_int, default=3)
+    bs.add_argument("--modes", default="off,ngram,draft,auto")
+    bs.add_argument("--workloads", default="edit,fresh,agent")
+    bs.add_argument("--max-tokens", type=_positive_int, default=400)
+    bs.add_argument("--out", default="docs/BENCHMARKS.md")
+    return parser
+
+
+def cmd_ask(args) -> int:
+    from .engine.core import Engine
+    from .engine.stats import Done
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        raise SparkcodeError("the prompt is empty")
+    messages = ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": prompt}]
+    engine = Engine(args.model, n_ctx=args.ctx, threads=args.threads)
+    done = None
+    for ev in engine.stream(messages, max_tokens=args.max_tokens, sampling=sampling_from(args), stop=args.stop,
+                            speculate=args.speculate):
+        if isinstance(ev, Done):
+            done = ev
+        else:
+            sys.stdout.write(ev.text)
+            sys.stdout.flush()
+    assert done is not None
+    sys.stdout.write("\n")
+    s = done.stats
+    if args.json:
+        print(json.dumps({"model": engine.model_name, "text": done.text, "finish_reason": done.finish_reason,
+                          "threads": engine.threads, **s.to_dict()}, ensure_ascii=False))
+    else:
+        spec = f" | accepted {s.accepted}/{s.drafted} drafted" if s.drafted else ""
+        sys.stderr.write(f"[{engine.model_name} | prompt {s.prompt_tokens} ({s.cached_tokens} cached) | "
+                         f"TTFT {s.ttft_s * 1000:.0f} ms | {s.decode_tokens} tokens at {s.decode_tps:.1f} tok/s | "
+                         f"wall {s.wall_s:.2f} s{spec} | {done.finish_reason}]\n")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    if args.action == "list":
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title="embedded models")
+        for col in ("name", "model", "size", "status", "path"):
+            t.add_column(col)
+        for spec, st, path in models.iter_status():
+            name = spec.name + (" (default)" if spec.name == models.DEFAULT_MODEL else "")
+            t.add_row(name, spec.title, f"{spec.size / 1e6:,.0f} MB", st, str(path))
+        Console().print(t)
+        return 0
+    if not args.name:
+        raise SparkcodeError(f"`sparkcode models {args.action}` needs a model name: {', '.join(models.REGISTRY)}")
+    spec = models.REGISTRY.get(args.name)
+    if spec is None:
+        raise SparkcodeError(f"unknown model {args.name!r}; known: {', '.join(models.REGISTRY)}")
+    if args.action == "pull":
+        models.pull(spec)
+    path = models.resolve(spec.name)
+    print(path)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    if args.bench == "engine":
+        from .bench.engine_bench import main as run
+    else:
+        from .bench.speed_bench import main as run
+    return run(args)
+
+
+COMMANDS = {"ask": cmd_ask, "models": cmd_models, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except SparkcodeError as e:
+        sys.stderr.write(f"sparkcode: error: {e}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("sparkcode: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The engine: one model, one KV cache, one generation at a time — tuned for latency.
+
+What makes it fast:
+- **prefix cache**: the KV cache keeps the tokens of the previous call; a new call evaluates
+  only what follows the longest common token prefix (agent turn n reuses turns 1..n-1);
+- **logits only where needed**: a prompt is evaluated with logits for its last token only;
+- flash attention on, threads = physical cores, one reusable batch, cached token pieces;
+- speculative decoding (see `speculative.py`) plugs into the token loop.
+
+Not thread-safe: one `Engine` must be used by one thread at a time (the server queues
+requests in front of it).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from .. import models
+from ..errors import EngineError
+from .chat import ChatFormatter
+from .llama import LlamaContext, LlamaModel
+from .sampling import Sampler, SamplingParams
+from .stats import Done, Stats, TextDelta
+from .text import TextStream
+
+Prompt = str | Sequence[int] | list[dict]
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class Engine:
+    def __init__(self, model: str | Path | None = None, n_ctx: int = 8192, threads: int | None = None,
+                 flash_attn: bool = True, n_batch: int = 512, show_progress: bool = True,
+                 draft_model: str | Path | None = None):
+        self.model_name = str(model or models.DEFAULT_MODEL)
+        path = models.resolve(self.model_name, show_progress=show_progress)
+        self.model = LlamaModel(path)
+        self.ctx = LlamaContext(self.model, n_ctx=n_ctx, n_batch=n_batch, threads=threads, flash_attn=flash_attn)
+        self.formatter = ChatFormatter(self.model.chat_template, self.model.token_text(self.model.bos),
+                                       self.model.token_text(self.model.eos))
+        self.cached: list[int] = []  # tokens whose KV is in the cache, in order from position 0
+        self._draft_name = draft_model
+        self._speculator = None
+
+    # ------------------------------------------------------------------ prompt handling
+    @property
+    def threads(self) -> int:
+        return self.ctx.threads
+
+    @property
+    def n_ctx(self) -> int:
+        return self.ctx.n_ctx
+
+    def render(self, messages: list[dict], tools: list[dict] | None = None) -> str:
+        return self.formatter.render(messages, tools)
+
+    def tokenize_prompt(self, prompt: Prompt, tools: list[dict] | None = None) -> list[int]:
+        if isinstance(prompt, list) and prompt and isinstance(prompt[0], dict):
+            text = self.render(prompt, tools)
+        elif isinstance(prompt, str):
+            text = prompt
+        else:
+            return [int(t) for t in prompt]
+        toks = self.model.tokenize(text, add_special=self.model.add_bos, parse_special=True)
+        if len(toks) > 1 and toks[0] == toks[1] == self.model.bos:
+            toks = toks[1:]  # template already wrote the BOS text
+        return toks
+
+    def prefill(self, tokens: list[int]):
+        """Make the KV cache hold `tokens`; return (logits of the last token, cached count)."""
+        if not tokens:
+            raise EngineError("empty prompt")
+        n = common_prefix(self.cached, tokens)
+        n = min(n, len(tokens) - 1)  # the last token is always evaluated: we need its logits
+        if n < len(self.cached):
+            self.ctx.truncate(n)
+            del self.cached[n:]
+        slots = self.ctx.decode(tokens[n:], n, "last")
+        self.cached.extend(tokens[n:])
+        return self.ctx.logits_at(slots[-1]).copy(), n
+
+    def reset(self) -> None:
+        self.ctx.clear()
+        self.cached.clear()
+
+    # ------------------------------------------------------------------ generation
+    def stream(self, prompt: Prompt, max_tokens: int = 512, sampling: SamplingParams | None = None,
+               stop: list[str] | None = None, tools: list[dict] | None = None, speculate: str = "off",
+               should_stop: Callable[[], bool] | None = None) -> Iterator[TextDelta | Done]:
+        """Yield text deltas as they become final, then one `Done` with stats."""
+        t0 = time.perf_counter()
+        sampling = sampling or SamplingParams()
+        if max_tokens < 1:
+            raise EngineError(f"max_tokens must be >= 1, got {max_tokens}")
+        tokens = self.tokenize_prompt(prompt, tools)
+        if len(tokens) >= self.n_ctx:
+            raise EngineError(f"prompt is {len(tokens)} tokens; the context holds {self.n_ctx}")
+        max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        stats = Stats(prompt_tokens=len(tokens), speculate=speculate)
+        sampler = Sampler(sampling)
+        if speculate != "off":
+            self.speculator(speculate)  # load drafters / calibrate before the clock matters
+        logits, stats.cached_tokens = self.prefill(tokens)
+        t_prefill = time.perf_counter()
+        stats.prefill_s = t_prefill - t0
+        text = TextStream(stop)
+        out: list[int] = []
+        finish = "length"
+        t_first = None
+        for tok in self._token_loop(logits, sampler, max_tokens, speculate, stats):
+            if t_first is None:
+                t_first = time.perf_counter()
+                stats.ttft_s = t_first - t0
+            if tok in self.model.eog:
+                finish = "stop"
+                break
+            out.append(tok)
+            delta = text.push(self.model.piece(tok))
+            if delta:
+                yield TextDelta(delta)
+            if text.stopped:
+                finish = "stop"
+                break
+            if len(out) >= max_tokens:
+                break
+            if should_stop is not None and should_stop():
+                finish = "cancelled"
+                break
+        tail = text.finish()
+        if tail:
+            yield TextDelta(tail)
+        t_end = time.perf_counter()
+        stats.decode_tokens = len(out)
+        stats.decode_s = t_end - (t_first or t_end)
+        stats.wall_s = t_end - t0
+        yield Done(text.text, finish, stats, out)
+
+    def generate(self, prompt: Prompt, **kw) -> Done:
+        done = None
+        for ev in self.stream(prompt, **kw):
+            if isinstance(ev, Done):
+                done = ev
+        assert done is not None
+        return done
+
+    def _token_loop(self, logits, sampler: Sampler, max_tokens: int, speculate: str, stats: Stats) -> Iterator[int]:
+        """Yield chosen tokens; the caller stops iterating when it is done.
+
+        Invariant: before a token is yielded, every earlier token is in the KV cache and
+        `self.cached` lists exactly the cache's contents.
+        """
+        if speculate != "off":
+            spec = self.speculator(speculate)
+            yield from spec.run(self, logits, sampler, max_tokens, stats)
+            return
+        pos = len(self.cached)
+        while True:
+            tok = sampler.sample(logits)
+            yield tok
+            if pos >= self.n_ctx:
+                return
+            self.ctx.decode_one(tok, pos)
+            self.cached.append(tok)
+            pos += 1
+            logits = self.ctx.logits_at(0)
+
+    def speculator(self, mode: str):
+        from .speculative import make_speculator
+
+        if self._speculator is None or self._speculator.mode != mode:
+            self._speculator = make_speculator(self, mode, self._draft_name)
+        return self._speculator
+
+    def close(self) -> None:
+        self.ctx.close()
+        self.model.close()

@@ -1,0 +1,78 @@
+"""Token selection: greedy argmax, or seeded sampling with temperature, top-k and top-p.
+
+`Sampler.distribution` returns the exact sparse distribution sampling draws from, so that
+speculative sampling can compare target and draft probabilities on the same terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import EngineError
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    seed: int | None = None
+
+    def __post_init__(self):
+        if not (self.temperature >= 0):
+            raise EngineError(f"temperature must be >= 0, got {self.temperature}")
+        if not (0 < self.top_p <= 1):
+            raise EngineError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise EngineError(f"top_k must be >= 0, got {self.top_k}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+class Sampler:
+    def __init__(self, params: SamplingParams):
+        self.params = params
+        self.rng = np.random.default_rng(params.seed)
+
+    def distribution(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids, probabilities summing to 1) after temperature, top-k and top-p."""
+        p = self.params
+        if p.greedy:
+            return np.array([int(np.argmax(logits))]), np.array([1.0])
+        scaled = logits.astype(np.float64) / p.temperature
+        weights = np.exp(scaled - scaled.max())
+        n = weights.shape[0]
+        if 0 < p.top_k < n:
+            ids = _top(weights, p.top_k)
+            probs = weights[ids] / weights[ids].sum()
+        elif p.top_p >= 1.0:
+            return np.arange(n), weights / weights.sum()
+        else:
+            # widen a partial sort until it holds top_p of the mass (exact, usually 64 wide)
+            total, width = weights.sum(), 64
+            while True:
+                ids = _top(weights, min(width, n))
+                probs = weights[ids] / total
+                if probs.sum() >= p.top_p or width >= n:
+                    break
+                width *= 16
+        if p.top_p < 1.0:
+            cut = int(np.searchsorted(np.cumsum(probs), p.top_p * probs.sum())) + 1
+            ids, probs = ids[:cut], probs[:cut]
+        return ids, probs / probs.sum()
+
+    def sample(self, logits: np.ndarray) -> int:
+        if self.params.greedy:
+            return int(np.argmax(logits))
+        ids, probs = self.distribution(logits)
+        return int(ids[self.rng.choice(len(ids), p=probs)])
+
+
+def _top(weights: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest weights, largest first (ties by index)."""
+    ids = np.argpartition(-weights, k - 1)[:k] if k < weights.shape[0] else np.arange(weights.shape[0])
+    return ids[np.argsort(-weights[ids], kind="stable")]

@@ -1,0 +1,226 @@
+"""Lossless, adaptive speculative decoding.
+
+Each step: the drafter guesses k tokens after the token just chosen; the target evaluates
+[chosen, guesses...] in one batch with logits at every position; the longest run of guesses
+the target agrees with is kept, the KV cache is rolled back past the first rejected guess,
+and the target's own choice at that point becomes the next token.
+
+- Greedy: a guess is accepted iff it equals the target's argmax, so the output is the plain
+  greedy output (up to batch-size rounding at near-ties; see tests).
+- Sampling: standard speculative sampling — accept a guess d with probability
+  min(1, p(d)/q(d)); on rejection draw from norm(max(0, p - q)) — so tokens follow the
+  target's distribution exactly. A prompt-lookup guess has q = one-hot.
+- Adaptive: the cost of verifying a batch of b tokens is measured once per model/threads
+  (cached on disk); acceptance is tracked online; each step picks the k (0 = plain decode)
+  with the best expected tokens per second.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .. import models
+from ..errors import EngineError
+from .drafters import ModelDrafter, NgramDrafter
+from .sampling import Sampler
+from .stats import Stats
+
+K_MAX = 16
+_PROBE_SIZES = (1, 2, 4, 8, 12, 17)
+
+
+# ---------------------------------------------------------------------------- verification
+
+
+def accept_or_resample(p_ids: np.ndarray, p_probs: np.ndarray, draft: int, q: tuple | None,
+                       rng: np.random.Generator) -> tuple[bool, int]:
+    """Speculative sampling for one guessed token: (accepted, token to emit)."""
+    p = dict(zip(p_ids.tolist(), p_probs.tolist()))
+    if q is None:
+        qd = {draft: 1.0}
+    else:
+        qd = dict(zip(q[0].tolist(), q[1].tolist()))
+    pd, qv = p.get(draft, 0.0), qd.get(draft, 0.0)
+    if qv > 0 and rng.random() < min(1.0, pd / qv):
+        return True, draft
+    resid_ids = list(p)
+    resid = np.array([max(0.0, p[t] - qd.get(t, 0.0)) for t in resid_ids])
+    if resid.sum() <= 0:  # p == q: any rejection is measure-zero; fall back to p
+        resid = np.array([p[t] for t in resid_ids])
+    resid /= resid.sum()
+    return False, int(resid_ids[rng.choice(len(resid_ids), p=resid)])
+
+
+# ---------------------------------------------------------------------------- cost model
+
+
+class CostModel:
+    """Seconds to verify a batch of b tokens, measured on this machine and interpolated."""
+
+    def __init__(self, points: dict[int, float]):
+        self.sizes = sorted(points)
+        self.times = [points[b] for b in self.sizes]
+
+    def __call__(self, b: int) -> float:
+        return float(np.interp(b, self.sizes, self.times))
+
+    @classmethod
+    def measure(cls, engine, reps: int = 3) -> "CostModel":
+        ctx, pos = engine.ctx, len(engine.cached)
+        tok = engine.cached[-1] if engine.cached else engine.model.bos
+        points = {}
+        for b in _PROBE_SIZES:
+            if pos + b > ctx.n_ctx:
+                break
+            times = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                ctx.decode([tok] * b, pos, "all")
+                times.append(time.perf_counter() - t0)
+                ctx.truncate(pos)
+            points[b] = float(np.median(times))
+        return cls(points)
+
+    @classmethod
+    def cached(cls, engine) -> "CostModel":
+        path = models.home_dir() / "calibration.json"
+        key = f"{engine.model.path.name}|{engine.model.path.stat().st_size}|threads={engine.threads}"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        if key in data:
+            return cls({int(b): t for b, t in data[key].items()})
+        cm = cls.measure(engine)
+        data[key] = {str(b): t for b, t in zip(cm.sizes, cm.times)}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data, indent=1))
+        except OSError:
+            pass
+        return cm
+
+
+class Acceptance:
+    """Online estimate of the per-token acceptance probability of one drafter."""
+
+    def __init__(self, prior: float = 0.5, weight: float = 4.0, decay: float = 0.97):
+        self.acc, self.rej, self.decay = prior * weight, (1 - prior) * weight, decay
+
+    def update(self, accepted: int, drafted: int) -> None:
+        rejected = 1 if accepted < drafted else 0
+        self.acc = self.acc * self.decay + accepted
+        self.rej = self.rej * self.decay + rejected
+
+    @property
+    def alpha(self) -> float:
+        return min(0.99, self.acc / (self.acc + self.rej))
+
+
+def best_k(alpha: float, cost: CostModel, draft_cost: float, k_limit: int) -> tuple[int, float]:
+    """k maximising expected tokens per second: (1 + E[accepted]) / (verify(k+1) + k * draft)."""
+    best, best_rate = 0, 1.0 / cost(1)
+    for k in range(1, k_limit + 1):
+        expected = alpha * (1 - alpha**k) / (1 - alpha)
+        rate = (1 + expected) / (cost(k + 1) + k * draft_cost)
+        if rate > best_rate:
+            best, best_rate = k, rate
+    return best, best_rate
+
+
+# ---------------------------------------------------------------------------- the loop
+
+
+class Speculator:
+    def __init__(self, engine, mode: str, drafters: list, cost: CostModel):
+        self.mode = mode
+        self.drafters = drafters
+        self.cost = cost
+        self.acceptance = {d.name: Acceptance() for d in drafters}
+        self.fixed_k = None if mode == "auto" else 4  # forced modes still use the cost model for k
+
+    def choose(self, context: Sequence[int], sampler: Sampler, room: int):
+        """Pick (drafter, k) for this step, or (None, 0) for a plain decode step."""
+        best = (None, 0, 1.0 / self.cost(1))
+        for d in self.drafters:
+            k, rate = best_k(self.acceptance[d.name].alpha, self.cost, d.cost_per_token_s, min(K_MAX, room))
+            if self.mode != "auto":
+                k = max(k, 1) if room > 0 else 0  # forced: always speculate (that is what was asked)
+            if k and (rate > best[2] or self.mode != "auto"):
+                if isinstance(d, NgramDrafter) and not d.propose(context, 1)[0]:
+                    continue  # no match in the context: nothing to guess
+                best = (d, k, rate)
+        return best[0], best[1]
+
+    def run(self, engine, logits, sampler: Sampler, max_tokens: int, stats: Stats) -> Iterator[int]:
+        ctx = engine.ctx
+        pos = len(engine.cached)
+        tok = sampler.sample(logits)
+        produced = 0
+        while True:
+            yield tok
+            produced += 1
+            room = min(K_MAX, max_tokens - produced, ctx.n_ctx - pos - 1)
+            if room < 0:
+                return
+            context = engine.cached + [tok]
+            drafter, k = self.choose(context, sampler, room) if room > 0 else (None, 0)
+            guesses, qdists = drafter.propose(context, k, sampler) if drafter else ([], None)
+            guesses = guesses[:room]
+            batch = [tok] + guesses
+            slots = ctx.decode(batch, pos, "all" if guesses else "last")
+            n_acc, next_tok = 0, None
+            for i, g in enumerate(guesses):
+                lg = ctx.logits_at(slots[i])
+                if sampler.params.greedy:
+                    target = int(np.argmax(lg))
+                    ok = target == g
+                else:
+                    ids, probs = sampler.distribution(lg)
+                    ok, target = accept_or_resample(ids, probs, g, qdists[i] if qdists else None, sampler.rng)
+                if not ok:
+                    next_tok = target
+                    break
+                n_acc += 1
+            if next_tok is None:
+                next_tok = sampler.sample(ctx.logits_at(slots[len(guesses)]))
+            keep = pos + 1 + n_acc
+            if n_acc < len(guesses):
+                ctx.truncate(keep)  # rejected guesses never stay in the KV cache
+            engine.cached.extend(batch[: 1 + n_acc])
+            if drafter is not None:
+                self.acceptance[drafter.name].update(n_acc, len(guesses))
+                stats.drafted += len(guesses)
+                stats.accepted += n_acc
+            pos = keep
+            for g in guesses[:n_acc]:
+                yield g
+                produced += 1
+            tok = next_tok
+
+
+def make_speculator(engine, mode: str, draft_model: str | None = None) -> Speculator:
+    if mode not in ("ngram", "draft", "auto"):
+        raise EngineError(f"unknown speculation mode {mode!r}: use off, ngram, draft or auto")
+    drafters: list = []
+    if mode in ("ngram", "auto"):
+        drafters.append(NgramDrafter())
+    if mode == "draft" or (mode == "auto" and draft_model):
+        drafters.append(load_draft(engine, draft_model))
+    return Speculator(engine, mode, drafters, CostModel.cached(engine))
+
+
+def default_draft_for(model_name: str) -> str | None:
+    return {"qwen2.5-coder-1.5b": "qwen2.5-coder-0.5b"}.get(model_name)
+
+
+def load_draft(engine, draft_model: str | None) -> ModelDrafter:
+    name = draft_model or default_draft_for(engine.model_name)
+    if not name:
+        raise EngineError(f"no draft model known for {engine.model_name}; pass one explicitly")
+    path = models.resolve(name, show_progress=False)
+    return ModelDrafter(engine.model, path, engine.threads, engine.n_ctx)
