@@ -141,11 +141,11 @@ def cmd_models(args) -> int:
 
         t = Table(title="embedded models")
         for col in ("name", "model", "size", "status", "path"):
-            t.add_column(col)
+            t.add_column(col, no_wrap=True)
         for spec, st, path in models.iter_status():
             name = spec.name + (" (default)" if spec.name == models.DEFAULT_MODEL else "")
             t.add_row(name, spec.title, f"{spec.size / 1e6:,.0f} MB", st, str(path))
-        Console().print(t)
+        Console(width=None if sys.stdout.isatty() else 240).print(t)
         return 0
     if not args.name:
         raise SparkcodeError(f"`sparkcode models {args.action}` needs a model name: {', '.join(models.REGISTRY)}")

@@ -74,7 +74,7 @@ class LlamaModel:
             raise ModelError(f"llama.cpp could not load {self.path} (corrupt or unsupported GGUF).")
         self.vocab = C.llama_model_get_vocab(self.ptr)
         self.n_vocab = C.llama_vocab_n_tokens(self.vocab)
-        self.n_ctx_train = C.llama_n_ctx_train(self.ptr)
+        self.n_ctx_train = C.llama_model_n_ctx_train(self.ptr)
         self.bos = C.llama_vocab_bos(self.vocab)
         self.eos = C.llama_vocab_eos(self.vocab)
         self.add_bos = bool(C.llama_vocab_get_add_bos(self.vocab))

@@ -61,7 +61,8 @@ class Sampler:
                     break
                 width *= 16
         if p.top_p < 1.0:
-            cut = int(np.searchsorted(np.cumsum(probs), p.top_p * probs.sum())) + 1
+            # probs are shares of the whole candidate mass here, so top_p applies directly
+            cut = min(len(probs), int(np.searchsorted(np.cumsum(probs), p.top_p)) + 1)
             ids, probs = ids[:cut], probs[:cut]
         return ids, probs / probs.sum()
 
