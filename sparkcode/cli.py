@@ -52,6 +52,20 @@ def add_sampling_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
 
 
+def add_agent_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("agent")
+    g.add_argument("--workspace", "-w", default=".", help="folder the agent works in (default: current folder)")
+    g.add_argument("--sandbox", choices=("read-only", "workspace-write", "full"), default="workspace-write",
+                   help="read-only: no writes or commands; workspace-write (default): writes confined to the "
+                        "workspace, commands sandboxed; full: commands run unconfined")
+    g.add_argument("--max-turns", type=_positive_int, default=8)
+    g.add_argument("--max-tokens", type=_positive_int, default=24_000, help="total tokens the model may generate")
+    g.add_argument("--timeout", type=_positive_int, default=900, help="wall-time limit in seconds")
+    g.add_argument("--temperature", "-t", type=_nonneg_float, default=0.0)
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--json", action="store_true", help="print a machine-readable summary instead of the live view")
+
+
 def sampling_from(args):
     from .engine.sampling import SamplingParams
 
@@ -75,6 +89,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="after the text, print one line of JSON with the full text and the call's stats")
     add_engine_flags(ask)
     add_sampling_flags(ask)
+
+    run = sub.add_parser("run", help="the coding agent: plan, write, run and fix code for TASK",
+                         description="Run the coding agent on TASK in a workspace folder, with per-turn timing.")
+    run.add_argument("task", help="what to build or change ('-' reads standard input)")
+    add_agent_flags(run)
+    add_engine_flags(run)
+
+    res = sub.add_parser("resume", help="continue the workspace's last agent session",
+                         description="Continue the last session saved under .sparkcode/sessions/.")
+    res.add_argument("message", nargs="?", default="Continue.", help="what to tell the agent (default: Continue.)")
+    add_agent_flags(res)
+    add_engine_flags(res)
+
+    undo = sub.add_parser("undo", help="restore the workspace to how it was before the last run",
+                          description="Restore the workspace exactly (files created by the run are deleted).")
+    undo.add_argument("--workspace", "-w", default=".", help="workspace folder (default: current folder)")
+
+    srv = sub.add_parser("serve", help="OpenAI-compatible HTTP API (SSE) + WebSocket sessions + web page",
+                         description="Serve the engine over an OpenAI-compatible API with a live web page at /.")
+    srv.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need --api-key)")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--api-key", default=None, help="require this bearer key (or set SPARKCODE_API_KEY)")
+    srv.add_argument("--cors-origin", action="append", default=None, help="allow this CORS origin (repeatable)")
+    srv.add_argument("--max-queue", type=_positive_int, default=8, help="requests that may wait (then 429)")
+    add_engine_flags(srv)
 
     mdl = sub.add_parser("models", help="list, assemble or pull the embedded models",
                          description="List the embedded models (default), or assemble/pull one.")
@@ -132,6 +171,76 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def make_backend(args):
+    from .backends.local import LocalBackend
+
+    return LocalBackend.load(args.model, n_ctx=args.ctx, threads=args.threads)
+
+
+def _agent(args, backend):
+    from pathlib import Path
+
+    from .agent.loop import Agent, AgentConfig
+    from .agent.render import RichReporter
+    from .agent.workspace import Workspace
+    from .engine.sampling import SamplingParams
+
+    root = Path(args.workspace).expanduser()
+    if not root.is_dir():
+        raise SparkcodeError(f"workspace {root} is not a folder")
+    ws = Workspace(root, mode=args.sandbox)
+    cfg = AgentConfig(max_turns=args.max_turns, max_total_tokens=args.max_tokens, wall_limit_s=args.timeout,
+                      speculate=args.speculate, sampling=SamplingParams(temperature=args.temperature, seed=args.seed))
+    return Agent(backend, ws, cfg, None if args.json else RichReporter())
+
+
+def _report(args, outcome) -> int:
+    if args.json:
+        print(json.dumps(outcome.to_dict(), ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        from .agent.render import summary_table
+
+        Console().print()
+        Console().print(summary_table(outcome))
+    return 0 if outcome.status == "done" else 1
+
+
+def cmd_run(args) -> int:
+    task = sys.stdin.read() if args.task == "-" else args.task
+    if not task.strip():
+        raise SparkcodeError("the task is empty")
+    agent = _agent(args, make_backend(args))
+    return _report(args, agent.run(task))
+
+
+def cmd_resume(args) -> int:
+    from .agent.session import Session
+
+    agent = _agent(args, None)
+    session = Session.latest(agent.ws.root)
+    agent.backend = make_backend(args)
+    return _report(args, agent.resume(session, args.message))
+
+
+def cmd_undo(args) -> int:
+    from .agent.checkpoint import undo_last
+
+    record = undo_last(args.workspace)
+    print(f"restored {args.workspace} to before run {record['run_id']} (the undone state is kept as {record['saved'][:10]})")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .server import serve
+
+    backend = make_backend(args)
+    serve(backend, host=args.host, port=args.port, api_key=args.api_key, cors_origins=args.cors_origin,
+          max_queue=args.max_queue)
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import models
 
@@ -167,7 +276,8 @@ def cmd_bench(args) -> int:
     return run(args)
 
 
-COMMANDS = {"ask": cmd_ask, "models": cmd_models, "bench": cmd_bench}
+COMMANDS = {"ask": cmd_ask, "run": cmd_run, "resume": cmd_resume, "undo": cmd_undo, "serve": cmd_serve,
+            "models": cmd_models, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,96 @@
+"""Parsing a model reply into tool actions, tolerant of what small models actually write.
+
+Recognised, in this order, each consuming its span of the text:
+1. SEARCH/REPLACE edit blocks (see `edits.py`);
+2. ``<tool_call>{json}</tool_call>`` calls;
+3. whole-file blocks: a path (``FILE: path``, ``### path``, ``**path**``, `` `path` `` or a
+   ``path:`` line) right before a fenced block, or a path in the fence's info string. A lone
+   unnamed code block is taken as the file of its language when it is the only code in the
+   reply (``index.html``, ``main.py``, …) or as the single existing file of that type.
+
+Malformed pieces become error strings that go back to the model; parsing never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..engine.chat import parse_tool_calls
+from .edits import parse_edit_blocks
+from .workspace import ToolError
+
+
+@dataclass
+class Action:
+    tool: str
+    args: dict = field(default_factory=dict)
+
+
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+_PATH = r"[\w./\-]+\.[A-Za-z0-9]{1,8}"
+_NAME_LINE = re.compile(
+    r"(?:FILE:\s*|File:\s*|file:\s*|#{1,4}\s*(?:File:\s*)?|\*\*|`)?(" + _PATH + r")(?:\*\*|`)?:?\s*$"
+)
+_LANG_FILE = {"html": "index.html", "python": "main.py", "py": "main.py", "javascript": "script.js", "js": "script.js",
+              "css": "style.css", "bash": None, "sh": None, "shell": None, "console": None, "text": None, "": None}
+_EXT_OF = {"html": ".html", "python": ".py", "py": ".py", "javascript": ".js", "js": ".js", "css": ".css"}
+
+
+def parse_reply(text: str, existing_files: list[str] | None = None) -> tuple[list[Action], list[str]]:
+    actions: list[Action] = []
+    errors: list[str] = []
+    rest = text
+    if "<<<<<<<" in text or ">>>>>>>" in text:
+        try:
+            for b in parse_edit_blocks(text):
+                actions.append(Action("edit_file", {"path": b.path, "search": b.search, "replace": b.replace}))
+        except ToolError as e:
+            errors.append(str(e))
+        rest = _strip_edit_blocks(rest)
+    if "<tool_call>" in rest:
+        _, calls, call_errors = parse_tool_calls(rest)
+        actions += [Action(c.name, c.arguments) for c in calls]
+        errors += call_errors
+        rest = re.sub(r"<tool_call>.*?(?:</tool_call>|$)", "", rest, flags=re.S)
+    actions += _file_blocks(rest, existing_files or [])
+    return actions, errors
+
+
+def _strip_edit_blocks(text: str) -> str:
+    out = re.sub(r"<{5,9} ?SEARCH.*?>{5,9} ?REPLACE[^\n]*", "", text, flags=re.S)
+    return out
+
+
+def _file_blocks(text: str, existing: list[str]) -> list[Action]:
+    found: list[Action] = []
+    unnamed: list[tuple[str, str]] = []
+    for m in _FENCE.finditer(text):
+        info, body = m.group("info").strip(), m.group("body")
+        path = _path_from_info(info) or _path_before(text, m.start())
+        if path:
+            found.append(Action("write_file", {"path": path, "content": body}))
+        else:
+            unnamed.append((info.lower().split()[0] if info else "", body))
+    code = [(lang, body) for lang, body in unnamed if _LANG_FILE.get(lang, "?") is not None and body.count("\n") >= 2]
+    if not found and len(code) == 1:
+        lang, body = code[0]
+        ext = _EXT_OF.get(lang)
+        same = [f for f in existing if ext and f.endswith(ext)]
+        path = same[0] if len(same) == 1 else _LANG_FILE.get(lang)
+        if path:
+            found.append(Action("write_file", {"path": path, "content": body}))
+    return found
+
+
+def _path_from_info(info: str) -> str | None:
+    for tok in re.split(r"[\s:]+", info):
+        if re.fullmatch(_PATH, tok) and "." in tok and not tok.startswith("."):
+            return tok
+    return None
+
+
+def _path_before(text: str, start: int) -> str | None:
+    before = text[:start].rstrip("\n").rsplit("\n", 1)[-1].strip()
+    m = _NAME_LINE.fullmatch(before)
+    return m.group(1) if m else None

@@ -1,0 +1,151 @@
+"""Verifying what the agent wrote, so failures go back to the model instead of to the user.
+
+- ``.py``: compiles (py_compile); if the workspace has tests (``test_*.py``/``*_test.py``), pytest runs;
+- ``.html``: the markup parses, inline scripts pass ``node --check`` (syntax), and no
+  external script or stylesheet is referenced (single-file apps must run offline);
+- ``.js``: ``node --check``; ``.json``: parses.
+
+Every check runs through `shell.run_command` (sandboxed, time-limited).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .shell import run_command
+from .workspace import Workspace
+
+
+@dataclass
+class CheckResult:
+    path: str
+    ok: bool
+    message: str
+
+
+def check_files(ws: Workspace, paths: list[str], timeout: float = 60) -> list[CheckResult]:
+    results = []
+    for rel in dict.fromkeys(paths):
+        p = ws.root / rel
+        if not p.is_file():
+            continue
+        kind = p.suffix.lower()
+        if kind == ".py":
+            results.append(_python(ws, rel, timeout))
+        elif kind in (".html", ".htm"):
+            results.append(_html(ws, rel, timeout))
+        elif kind in (".js", ".mjs"):
+            results.append(_js_file(ws, rel, timeout))
+        elif kind == ".json":
+            try:
+                json.loads(p.read_text())
+                results.append(CheckResult(rel, True, "valid JSON"))
+            except ValueError as e:
+                results.append(CheckResult(rel, False, f"invalid JSON: {e}"))
+    tests = [f for f in ws.list_files() if _is_test(f)]
+    if tests and any(r.path.endswith(".py") for r in results) and all(r.ok for r in results):
+        results.append(_pytest(ws, timeout))
+    return results
+
+
+def _is_test(f: str) -> bool:
+    name = Path(f).name
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def _python(ws: Workspace, rel: str, timeout: float) -> CheckResult:
+    r = run_command(f"python3 -m py_compile {_q(rel)}", ws.root, timeout=timeout)
+    return CheckResult(rel, r.ok, "compiles" if r.ok else _tail(r.output))
+
+
+def _pytest(ws: Workspace, timeout: float) -> CheckResult:
+    r = run_command("python3 -m pytest -q -x --no-header -p no:cacheprovider", ws.root, timeout=timeout)
+    return CheckResult("tests", r.ok, "tests pass" if r.ok else "tests fail:\n" + _tail(r.output, 2500))
+
+
+def _js_file(ws: Workspace, rel: str, timeout: float) -> CheckResult:
+    if not shutil.which("node"):
+        return CheckResult(rel, True, "not checked (node not installed)")
+    r = run_command(f"node --check {_q(rel)}", ws.root, timeout=timeout)
+    return CheckResult(rel, r.ok, "script parses" if r.ok else _tail(r.output))
+
+
+class _PageScan(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[tuple[int, str]] = []
+        self.external: list[str] = []
+        self.tags: set[str] = set()
+        self._in_script = False
+        self._buf: list[str] = []
+        self._line = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.add(tag)
+        if tag == "script":
+            if a.get("src"):
+                self.external.append(a["src"])
+            elif (a.get("type") or "text/javascript").lower() in ("text/javascript", "application/javascript", "module"):
+                self._in_script, self._buf, self._line = True, [], self.getpos()[0]
+        elif tag == "link" and (a.get("rel") or "").lower() == "stylesheet" and a.get("href"):
+            self.external.append(a["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._in_script:
+            self.scripts.append((self._line, "".join(self._buf)))
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self._buf.append(data)
+
+
+def _html(ws: Workspace, rel: str, timeout: float) -> CheckResult:
+    text = (ws.root / rel).read_text(errors="replace")
+    scan = _PageScan()
+    try:
+        scan.feed(text)
+        scan.close()
+    except Exception as e:  # html.parser is lenient; anything raised is worth reporting
+        return CheckResult(rel, False, f"HTML does not parse: {e}")
+    problems = []
+    if scan._in_script:
+        problems.append("a <script> element is never closed")
+    local = [u for u in scan.external if not u.startswith(("http:", "https:", "//"))]
+    remote = [u for u in scan.external if u not in local]
+    if remote:
+        problems.append(f"loads external resources ({', '.join(remote[:3])}); inline them: the page must work offline")
+    for u in local:
+        if not (ws.root / Path(rel).parent / u).is_file():
+            problems.append(f"references {u}, which does not exist")
+    if shutil.which("node"):
+        with tempfile.TemporaryDirectory() as d:
+            for i, (line, code) in enumerate(scan.scripts):
+                js = Path(d) / f"script{i}.js"
+                js.write_text("\n" * (line - 1) + code)  # keep line numbers of the HTML file
+                r = run_command(f"node --check {js}", Path(d), timeout=timeout)
+                if not r.ok:
+                    problems.append(f"JavaScript syntax error (line numbers are the HTML file's):\n"
+                                    + _tail(r.output.replace(str(js), rel)))
+    if not scan.scripts and not scan.external and "canvas" in scan.tags:
+        problems.append("has a <canvas> but no script")
+    if problems:
+        return CheckResult(rel, False, "; ".join(problems))
+    return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check")
+
+
+def _tail(text: str, n: int = 1200) -> str:
+    text = text.strip()
+    return text if len(text) <= n else "…" + text[-n:]
+
+
+def _q(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)

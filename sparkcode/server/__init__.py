@@ -1,0 +1,7 @@
+"""OpenAI-compatible HTTP server, WebSocket sessions and a live-preview web page for a `Backend`."""
+
+from .app import create_app
+from .run import serve
+from .sessions import AgentSession, ChatSession, SessionFactory
+
+__all__ = ["create_app", "serve", "AgentSession", "ChatSession", "SessionFactory"]

@@ -1,0 +1,207 @@
+"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions.
+
+Each request becomes one scheduler job. Non-streaming requests wait for the `Done`; streaming
+requests wait for the first event before sending headers (so a failure before the first token
+still gets a proper status code), then stream Server-Sent Events ending in ``data: [DONE]``.
+A client that goes away cancels its job: the backend stops at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from ..engine.stats import Done, TextDelta
+from . import openai_format as fmt
+from .context import ServerContext
+from .errors import ApiError, from_backend_failure
+from .scheduler import Job, JobFailed, Scheduler
+from .schemas import ChatCompletionRequest, CompletionRequest
+
+
+class JobStreamingResponse(StreamingResponse):
+    """A stream that cancels its job however it ends (finished, client gone, server stopping)."""
+
+    def __init__(self, content: AsyncIterator[bytes], job: Job, scheduler: Scheduler):
+        super().__init__(content, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.job, self.scheduler = job, scheduler
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.scheduler.cancel(self.job)
+
+
+@contextlib.asynccontextmanager
+async def _cancel_on_disconnect(request: Request, job: Job, scheduler: Scheduler):
+    """While the body runs, a client disconnect cancels the job; an exception cancels it too."""
+
+    async def watch() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                scheduler.cancel(job)
+                return
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield
+    except BaseException:
+        scheduler.cancel(job)
+        raise
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _collect(request: Request, job: Job, scheduler: Scheduler) -> Done:
+    done = None
+    async with _cancel_on_disconnect(request, job, scheduler):
+        try:
+            async for ev in job.stream():
+                if isinstance(ev, Done):
+                    done = ev
+        except JobFailed as e:
+            raise from_backend_failure(e.error) from None
+    if done is None:
+        if job.cancelled:  # the client is gone; nobody reads this
+            raise ApiError(499, "client closed the request", code="client_closed")
+        raise ApiError(500, "the backend ended without a result", code="backend_error")
+    return done
+
+
+async def _open_stream(request: Request, job: Job, scheduler: Scheduler) -> AsyncIterator:
+    """The job's events, after waiting (disconnect-aware) for the first one."""
+    events = job.stream()
+    async with _cancel_on_disconnect(request, job, scheduler):
+        try:
+            first = await anext(events)
+        except StopAsyncIteration:
+            first = None
+        except JobFailed as e:
+            raise from_backend_failure(e.error) from None
+
+    async def chained():
+        if first is not None:
+            yield first
+            async for ev in events:
+                yield ev
+
+    return chained()
+
+
+def _failure_event(e: JobFailed) -> bytes:
+    return fmt.sse(from_backend_failure(e.error).body()) + fmt.sse("[DONE]")
+
+
+def openai_router(ctx: ServerContext) -> APIRouter:
+    router = APIRouter()
+
+    def model_card() -> dict:
+        return {"id": ctx.model_name, "object": "model", "created": 0, "owned_by": "sparkcode"}
+
+    @router.get("/v1/models")
+    async def list_models():
+        return {"object": "list", "data": [model_card()]}
+
+    @router.get("/v1/models/{model_id:path}")
+    async def get_model(model_id: str):
+        ctx.check_model(model_id)
+        return model_card()
+
+    @router.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request):
+        ctx.check_model(body.model)
+        chat = body.to_chat_request(ctx.max_tokens_cap)
+        tools_on = chat.tools is not None
+        job = ctx.submit_chat(chat)
+        cid = fmt.new_id("chatcmpl")
+        if not body.stream:
+            done = await _collect(request, job, ctx.scheduler)
+            return JSONResponse(fmt.chat_completion(cid, ctx.model_name, done, tools_on))
+        events = await _open_stream(request, job, ctx.scheduler)
+        return JobStreamingResponse(_chat_sse(events, cid, ctx.model_name, tools_on, body.include_usage()),
+                                    job, ctx.scheduler)
+
+    @router.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request):
+        """Text completion, sent to the backend as one user message (the Backend protocol is chat-only)."""
+        ctx.check_model(body.model)
+        chat = body.to_chat_request(ctx.max_tokens_cap)
+        prefix = body.prompt_text() if body.echo else ""
+        job = ctx.submit_chat(chat)
+        cid = fmt.new_id("cmpl")
+        if not body.stream:
+            done = await _collect(request, job, ctx.scheduler)
+            return JSONResponse(fmt.text_completion(cid, ctx.model_name, done, prefix))
+        events = await _open_stream(request, job, ctx.scheduler)
+        return JobStreamingResponse(_text_sse(events, cid, ctx.model_name, prefix, body.include_usage()),
+                                    job, ctx.scheduler)
+
+    return router
+
+
+async def _chat_sse(events: AsyncIterator, cid: str, model: str, tools_on: bool,
+                    include_usage: bool) -> AsyncIterator[bytes]:
+    created = int(time.time())
+    yield fmt.sse(fmt.chat_chunk(cid, model, created, {"role": "assistant", "content": ""}))
+    hold = fmt.ToolCallHoldback(tools_on)
+    done = None
+    try:
+        async for ev in events:
+            if isinstance(ev, TextDelta):
+                text = hold.feed(ev.text)
+                if text:
+                    yield fmt.sse(fmt.chat_chunk(cid, model, created, {"content": text}))
+            elif isinstance(ev, Done):
+                done = ev
+    except JobFailed as e:
+        yield _failure_event(e)
+        return
+    if done is None:
+        yield fmt.sse(ApiError(500, "the backend ended without a result", code="backend_error").body())
+        yield fmt.sse("[DONE]")
+        return
+    rest, calls, errors = hold.finish()
+    if rest:
+        yield fmt.sse(fmt.chat_chunk(cid, model, created, {"content": rest}))
+    for i, call in enumerate(calls):
+        yield fmt.sse(fmt.chat_chunk(cid, model, created, {"tool_calls": [{"index": i, **call}]}))
+    yield fmt.sse(fmt.chat_chunk(cid, model, created, {}, fmt.finish_reason(done, bool(calls)),
+                                 sparkcode=fmt.sparkcode_ext(done, errors)))
+    if include_usage:
+        yield fmt.sse(fmt.chat_chunk(cid, model, created, None, usage=fmt.usage(done)))
+    yield fmt.sse("[DONE]")
+
+
+async def _text_sse(events: AsyncIterator, cid: str, model: str, prefix: str,
+                    include_usage: bool) -> AsyncIterator[bytes]:
+    created = int(time.time())
+    if prefix:
+        yield fmt.sse(fmt.text_chunk(cid, model, created, prefix))
+    done = None
+    try:
+        async for ev in events:
+            if isinstance(ev, TextDelta) and ev.text:
+                yield fmt.sse(fmt.text_chunk(cid, model, created, ev.text))
+            elif isinstance(ev, Done):
+                done = ev
+    except JobFailed as e:
+        yield _failure_event(e)
+        return
+    if done is None:
+        yield fmt.sse(ApiError(500, "the backend ended without a result", code="backend_error").body())
+    else:
+        yield fmt.sse(fmt.text_chunk(cid, model, created, "", fmt.finish_reason(done),
+                                     sparkcode=fmt.sparkcode_ext(done)))
+        if include_usage:
+            yield fmt.sse(fmt.text_chunk(cid, model, created, None, usage=fmt.usage(done)))
+    yield fmt.sse("[DONE]")

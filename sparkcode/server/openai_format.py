@@ -1,0 +1,139 @@
+"""OpenAI response shapes: completions, stream chunks, usage, and tool-call extraction.
+
+Every response also carries a ``"sparkcode"`` extension with the generation's `Stats` (cache
+hits, TTFT, decode tok/s, speculation), which OpenAI clients ignore.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from ..engine.chat import ToolCall, parse_tool_calls
+from ..engine.stats import Done
+
+TOOL_TAG = "<tool_call>"
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def finish_reason(done: Done, tool_calls: bool = False) -> str:
+    if tool_calls:
+        return "tool_calls"
+    # "cancelled" (wall-time limit) reads as truncated to an OpenAI client
+    return "stop" if done.finish_reason == "stop" else "length"
+
+
+def usage(done: Done) -> dict:
+    s = done.stats
+    completion = s.decode_tokens or len(done.tokens)
+    return {"prompt_tokens": s.prompt_tokens, "completion_tokens": completion,
+            "total_tokens": s.prompt_tokens + completion,
+            "prompt_tokens_details": {"cached_tokens": s.cached_tokens}}
+
+
+def sparkcode_ext(done: Done, tool_errors: list[str] | None = None) -> dict:
+    d = done.stats.to_dict()
+    if tool_errors:
+        d["tool_call_errors"] = tool_errors
+    return d
+
+
+def openai_tool_calls(calls: list[ToolCall]) -> list[dict]:
+    out = []
+    for c in calls:
+        c.id = f"call_{uuid.uuid4().hex[:24]}"  # parse_tool_calls numbers them per reply; make them unique
+        out.append(c.to_openai())
+    return out
+
+
+def split_tool_calls(text: str, enabled: bool) -> tuple[str | None, list[dict], list[str]]:
+    """(content, OpenAI tool_calls, errors). Without valid calls the whole text is content."""
+    if not enabled or TOOL_TAG not in text:
+        return text, [], []
+    content, calls, errors = parse_tool_calls(text)
+    if not calls:
+        return text, [], errors
+    return (content or None), openai_tool_calls(calls), errors
+
+
+class ToolCallHoldback:
+    """Streams text as it comes but holds everything from the first ``<tool_call>`` on.
+
+    `feed` returns what may be sent now (a trailing partial tag such as ``"<tool"`` is held until
+    it is resolved); `finish` parses the held tail into tool calls, or releases it as text.
+    """
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.text = ""
+        self.sent = 0
+        self.held = False
+
+    def feed(self, delta: str) -> str:
+        self.text += delta
+        if self.held:
+            return ""
+        end = len(self.text)
+        if self.enabled:
+            i = self.text.find(TOOL_TAG, self.sent)
+            if i >= 0:
+                end, self.held = i, True
+            else:
+                end -= _partial_tag_len(self.text)
+        out, self.sent = self.text[self.sent:end], max(self.sent, end)
+        return out
+
+    def finish(self) -> tuple[str, list[dict], list[str]]:
+        """(text still to send, tool calls, tool-call errors)."""
+        tail = self.text[self.sent:]
+        self.sent = len(self.text)
+        content, calls, errors = split_tool_calls(tail, self.enabled)
+        if not calls:
+            return tail, [], errors
+        return (content or ""), calls, errors
+
+
+def _partial_tag_len(text: str) -> int:
+    for k in range(min(len(TOOL_TAG) - 1, len(text)), 0, -1):
+        if text.endswith(TOOL_TAG[:k]):
+            return k
+    return 0
+
+
+def chat_completion(cid: str, model: str, done: Done, tools_enabled: bool) -> dict:
+    content, calls, errors = split_tool_calls(done.text, tools_enabled)
+    message: dict = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = calls
+    return {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": finish_reason(done, bool(calls))}],
+            "usage": usage(done), "sparkcode": sparkcode_ext(done, errors)}
+
+
+def chat_chunk(cid: str, model: str, created: int, delta: dict | None, finish: str | None = None,
+               **extra) -> dict:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+    return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": choices, **extra}
+
+
+def text_completion(cid: str, model: str, done: Done, prefix: str = "") -> dict:
+    return {"id": cid, "object": "text_completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "text": prefix + done.text, "logprobs": None,
+                         "finish_reason": finish_reason(done)}],
+            "usage": usage(done), "sparkcode": sparkcode_ext(done)}
+
+
+def text_chunk(cid: str, model: str, created: int, text: str | None, finish: str | None = None, **extra) -> dict:
+    choices = [] if text is None else [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]
+    return {"id": cid, "object": "text_completion", "created": created, "model": model, "choices": choices, **extra}
+
+
+def sse(obj: dict | str) -> bytes:
+    data = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()

@@ -1,0 +1,223 @@
+"""One generation at a time, FIFO, with a bounded waiting line.
+
+The engine is not thread-safe and a GPU/CPU serves one decode best anyway, so every piece of
+backend work (an API call, a session turn, an agent turn) is a `Job` run by a single worker
+thread, in arrival order. At most `max_queue` jobs wait; one more is refused with `QueueFull`
+(the API answers 429). Backend events cross from the worker thread to the asyncio side through
+an `asyncio.Queue` fed with `loop.call_soon_threadsafe`.
+
+Cancellation is cooperative: `Job.cancel()` (client went away) or the job's wall-time limit
+makes `Job.should_stop()` true, and the backend checks that between tokens through
+`ChatRequest.should_stop`. A job cancelled while still waiting is dropped from the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import threading
+import time
+from typing import Any, AsyncIterator, Callable, Iterator
+
+from ..backends.base import Backend, ChatRequest
+from ..engine.stats import Done, TextDelta
+
+
+class QueueFull(Exception):
+    """More than `max_queue` jobs are already waiting."""
+
+    def __init__(self, waiting: int, retry_after_s: int):
+        super().__init__(f"the server is busy: {waiting} requests are already waiting; retry in {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+
+
+class JobFailed(Exception):
+    """Carries the exception the job's work raised in the worker thread."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+_END = object()
+
+
+class Job:
+    """A unit of backend work and the stream of events it produces."""
+
+    def __init__(self, work: Callable[["Job"], None], loop: asyncio.AbstractEventLoop, timeout_s: float | None):
+        self.work = work
+        self.loop = loop
+        self.timeout_s = timeout_s
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.submitted_at = time.monotonic()
+        self.started_at: float | None = None
+        self.deadline: float | None = None
+        self.timed_out = False
+        self._cancel = threading.Event()
+
+    # -- called from any thread
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def should_stop(self) -> bool:
+        if self._cancel.is_set():
+            return True
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out = True
+            return True
+        return False
+
+    # -- called from the worker thread
+    def emit(self, event: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+        except RuntimeError:  # the event loop is closed: the server is shutting down
+            self.cancel()
+
+    def _start(self) -> None:
+        self.started_at = time.monotonic()
+        if self.timeout_s is not None:
+            self.deadline = self.started_at + self.timeout_s
+
+    # -- called from the event loop
+    async def stream(self) -> AsyncIterator[Any]:
+        """The job's events until it ends; a failure in the work is raised as `JobFailed`."""
+        while True:
+            ev = await self.events.get()
+            if ev is _END:
+                return
+            if isinstance(ev, JobFailed):
+                raise ev
+            yield ev
+
+
+class Scheduler:
+    """A single worker thread draining a bounded FIFO of jobs for one backend."""
+
+    def __init__(self, backend: Backend, *, max_queue: int = 8, timeout_s: float | None = 300,
+                 on_done: Callable[[Done], None] | None = None):
+        self.max_queue = max_queue
+        self.timeout_s = timeout_s
+        self.backend = ScheduledBackend(backend, self, on_done)
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._cond = threading.Condition()
+        self._current: Job | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._avg_job_s = 1.0  # smoothed job duration, for Retry-After
+
+    @property
+    def waiting(self) -> int:
+        return len(self._jobs)
+
+    @property
+    def in_flight(self) -> int:
+        return 1 if self._current is not None else 0
+
+    @property
+    def current(self) -> Job | None:
+        return self._current
+
+    def submit(self, work: Callable[[Job], None], timeout_s: float | None = None) -> Job:
+        """Queue `work(job)` to run on the worker thread. Call from the event loop."""
+        job = Job(work, asyncio.get_running_loop(), timeout_s if timeout_s is not None else self.timeout_s)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the scheduler is closed")
+            idle = self._current is None and not self._jobs
+            if not idle and len(self._jobs) >= self.max_queue:
+                eta = self._avg_job_s * (len(self._jobs) + 1)
+                raise QueueFull(len(self._jobs), max(1, min(60, int(eta + 0.999))))
+            self._jobs.append(job)
+            self._ensure_thread()
+            self._cond.notify()
+        return job
+
+    def submit_chat(self, request: ChatRequest, timeout_s: float | None = None) -> Job:
+        """A job that streams one chat reply: its events are `TextDelta`s then one `Done`."""
+
+        def work(job: Job) -> None:
+            for ev in self.backend.stream_chat(request):
+                job.emit(ev)
+
+        return self.submit(work, timeout_s)
+
+    def cancel(self, job: Job) -> None:
+        """Stop a running job at its next token, or drop it from the line if it is waiting."""
+        job.cancel()
+        with self._cond:
+            try:
+                self._jobs.remove(job)
+            except ValueError:
+                return
+        job.emit(_END)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for job in self._jobs:
+                job.cancel()
+            if self._current is not None:
+                self._current.cancel()
+            self._cond.notify_all()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="sparkcode-scheduler", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._closed:
+                    self._cond.wait()
+                if not self._jobs:
+                    return
+                job = self._jobs.popleft()
+                self._current = job
+            try:
+                if not job.should_stop():
+                    job._start()
+                    job.work(job)
+            except BaseException as e:  # noqa: BLE001 - handed to the request that owns the job
+                job.emit(JobFailed(e))
+            finally:
+                with self._cond:
+                    self._current = None
+                if job.started_at is not None:
+                    self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * (time.monotonic() - job.started_at)
+                job.emit(_END)
+
+
+class ScheduledBackend:
+    """The backend as seen by jobs: every call also stops when the running job is cancelled.
+
+    This is what agent sessions receive, so their backend calls honour client disconnects and
+    the wall-time limit without knowing about the scheduler. Call it only from inside a job.
+    """
+
+    def __init__(self, backend: Backend, scheduler: Scheduler, on_done: Callable[[Done], None] | None):
+        self.inner = backend
+        self.name = backend.name
+        self._scheduler = scheduler
+        self._on_done = on_done
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
+        job = self._scheduler.current
+        if job is None or threading.current_thread() is not self._scheduler._thread:
+            raise RuntimeError("the scheduled backend can only be used from inside a scheduler job")
+        own = request.should_stop
+
+        def should_stop() -> bool:
+            return job.should_stop() or bool(own and own())
+
+        for ev in self.inner.stream_chat(dataclasses.replace(request, should_stop=should_stop)):
+            if isinstance(ev, Done) and self._on_done is not None:
+                self._on_done(ev)
+            yield ev

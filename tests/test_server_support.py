@@ -1,0 +1,128 @@
+"""Shared helpers for the server tests (no tests here): a scripted fake backend and a live server.
+
+`FakeBackend` streams a scripted reply word by word with tiny sleeps, honours `should_stop`
+between tokens and ends with a `Done` carrying real `Stats`; it records every request and how
+each generation ended, so tests can check history, cancellation and tool plumbing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import uvicorn
+
+from sparkcode.backends.base import ChatRequest
+from sparkcode.engine.stats import Done, Stats, TextDelta
+
+WEATHER_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+
+
+@dataclass
+class Generation:
+    messages: list[dict]
+    tools: list[dict] | None
+    max_tokens: int
+    planned: int  # tokens the reply would have had
+    emitted: int = 0
+    finish_reason: str = ""
+    stopped_early: bool = False
+
+
+def default_script(req: ChatRequest) -> str:
+    last = req.messages[-1]
+    content = str(last.get("content") or "")
+    if last["role"] == "tool":
+        return f"The weather in Paris is {content}."
+    if req.tools and "weather" in content.lower():
+        return WEATHER_CALL
+    if content.startswith("long"):
+        return " ".join(f"w{i}" for i in range(400))
+    if content.startswith("forever"):  # far longer than any test waits: only a cancel ends it
+        return " ".join(f"w{i}" for i in range(20000))
+    if content.startswith("fail"):
+        raise RuntimeError("scripted backend failure")
+    return f"Echo: {content}"
+
+
+def tokenize(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+", text) or [""]
+
+
+class FakeBackend:
+    def __init__(self, script: Callable[[ChatRequest], str] = default_script, delay_s: float = 0.001,
+                 name: str = "fake-coder"):
+        self.name = name
+        self.script = script
+        self.delay_s = delay_s
+        self.generations: list[Generation] = []
+        self._lock = threading.Lock()
+        self.concurrent = 0
+        self.max_concurrent = 0
+
+    def stream_chat(self, request: ChatRequest):
+        t0 = time.perf_counter()
+        with self._lock:
+            self.concurrent += 1
+            self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        try:
+            text = self.script(request)
+            pieces = tokenize(text)
+            gen = Generation(copy.deepcopy(request.messages), copy.deepcopy(request.tools), request.max_tokens,
+                             planned=len(pieces))
+            self.generations.append(gen)
+            prompt_tokens = sum(len(str(m.get("content") or "").split()) + 4 for m in request.messages)
+            out, first_at, reason = [], None, "stop"
+            for piece in pieces:
+                if request.should_stop is not None and request.should_stop():
+                    reason, gen.stopped_early = "cancelled", True
+                    break
+                if len(out) >= request.max_tokens:
+                    reason = "length"
+                    break
+                time.sleep(self.delay_s)
+                out.append(piece)
+                first_at = first_at or time.perf_counter()
+                gen.emitted += 1
+                yield TextDelta(piece)
+            gen.finish_reason = reason
+            end = time.perf_counter()
+            stats = Stats(prompt_tokens=prompt_tokens, cached_tokens=0, prefill_s=0.0005,
+                          ttft_s=(first_at or end) - t0, decode_tokens=len(out),
+                          decode_s=end - (first_at or end), wall_s=end - t0)
+            yield Done("".join(out), reason, stats, list(range(len(out))))
+        finally:
+            with self._lock:
+                self.concurrent -= 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running(app, port: int | None = None):
+    """Run `app` with uvicorn on 127.0.0.1 in a background thread; yields the base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
