@@ -42,24 +42,29 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def bar_chart(png: Path, title: str, groups: list[str], series: dict[str, list[float]], ylabel: str) -> None:
+def bar_chart(png: Path, title: str, groups: list[str], series: dict[str, list[float]], ylabel: str = "") -> None:
+    """One small panel per group (each with its own scale), one bar per series."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = len(series)
-    width = 0.8 / max(n, 1)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups) * max(1, n / 2)), 4))
-    for i, (name, vals) in enumerate(series.items()):
-        xs = [g + (i - (n - 1) / 2) * width for g in range(len(groups))]
-        bars = ax.bar(xs, vals, width, label=name)
+    names = list(series)
+    colors = [f"C{i}" for i in range(len(names))]
+    fig, axes = plt.subplots(1, len(groups), figsize=(2.3 * len(groups) + 1, 3.4), squeeze=False)
+    for g, ax in enumerate(axes[0]):
+        vals = [series[n][g] for n in names]
+        bars = ax.bar(range(len(names)), vals, color=colors)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
-    ax.set_xticks(range(len(groups)), groups)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.set_title(groups[g], fontsize=9)
+        ax.set_xticks([])
+        ax.tick_params(labelsize=7)
+        ax.margins(y=0.15)
+    axes[0][0].set_ylabel(ylabel)
+    fig.legend([plt.Rectangle((0, 0), 1, 1, color=c) for c in colors], names, loc="lower center",
+               ncol=len(names), fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
     plt.close(fig)

@@ -37,11 +37,29 @@ class ChatFormatter:
 
     def render(self, messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = True) -> str:
         _check_messages(messages)
+        messages = [_decode_tool_arguments(m) for m in messages]
         try:
             return self.template.render(messages=messages, tools=tools or None, add_generation_prompt=add_generation_prompt,
                                         bos_token=self.bos_token, eos_token=self.eos_token)
         except TemplateError as e:
             raise EngineError(f"chat template failed: {e}") from e
+
+
+def _decode_tool_arguments(m: dict) -> dict:
+    """OpenAI clients send tool-call arguments as a JSON string; templates expect an object."""
+    calls = m.get("tool_calls")
+    if not calls:
+        return m
+    fixed = []
+    for c in calls:
+        fn = dict(c.get("function") or {})
+        if isinstance(fn.get("arguments"), str):
+            try:
+                fn["arguments"] = json.loads(fn["arguments"])
+            except json.JSONDecodeError:
+                pass
+        fixed.append({**c, "function": fn})
+    return {**m, "tool_calls": fixed}
 
 
 def _raise(msg: str):

@@ -1,0 +1,208 @@
+"""Agent logic with a scripted model: actions, checks and repair, limits, safety, undo, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sparkcode.agent.actions import parse_reply
+from sparkcode.agent.checkpoint import undo_last
+from sparkcode.agent.loop import Agent, AgentConfig
+from sparkcode.agent.session import Session
+from sparkcode.agent.workspace import Workspace
+from sparkcode.backends.scripted import ScriptedBackend
+
+GOOD_HTML = """FILE: game.html
+```html
+<!DOCTYPE html>
+<html><body><canvas id="c" width="100" height="100"></canvas>
+<script>
+const ctx = document.getElementById('c').getContext('2d');
+let x = 0;
+setInterval(() => { x = (x + 1) % 100; ctx.fillRect(x, 10, 5, 5); }, 50);
+</script></body></html>
+```"""
+
+BROKEN_HTML = GOOD_HTML.replace("let x = 0;", "let x = = 0;")
+
+
+def agent(tmp_path, replies, **cfg):
+    (tmp_path / "ws").mkdir(exist_ok=True)
+    ws = Workspace(tmp_path / "ws")
+    backend = ScriptedBackend(replies)
+    return Agent(backend, ws, AgentConfig(**cfg)), backend
+
+
+def tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".sparkcode" not in p.parts}
+
+
+def test_written_file_that_passes_checks_finishes_the_run(tmp_path):
+    a, backend = agent(tmp_path, [GOOD_HTML])
+    out = a.run("make a moving square")
+    assert out.status == "done"
+    assert out.files_written == ["game.html"]
+    assert "setInterval" in (a.ws.root / "game.html").read_text()
+    assert len(backend.requests) == 1
+    first = backend.requests[0].messages
+    assert first[0]["role"] == "system" and "make a moving square" in first[1]["content"]
+
+
+def test_syntax_error_goes_back_to_the_model_and_the_fix_lands(tmp_path):
+    a, backend = agent(tmp_path, [BROKEN_HTML, GOOD_HTML])
+    out = a.run("make a moving square")
+    assert out.status == "done" and len(out.turns) == 2
+    feedback = backend.requests[1].messages[-1]["content"]
+    assert "FAILED" in feedback and "SyntaxError" in feedback
+    assert "let x = 0;" in (a.ws.root / "game.html").read_text()
+
+
+def test_malformed_tool_call_gets_a_precise_error_and_a_bounded_retry(tmp_path):
+    bad = '<tool_call>{"name": "run", "arguments": {"command": "ls"</tool_call>'
+    a, backend = agent(tmp_path, [bad, bad, bad], repair_rounds=2)
+    out = a.run("list files")
+    assert out.status == "gave_up"
+    assert len(backend.requests) == 3
+    assert "not valid JSON" in backend.requests[1].messages[-1]["content"]
+
+
+def test_reply_without_actions_is_nudged(tmp_path):
+    a, backend = agent(tmp_path, ["Sure! I can do that.", GOOD_HTML])
+    out = a.run("make a page")
+    assert out.status == "done"
+    assert "no action found" in backend.requests[1].messages[-1]["content"]
+
+
+def test_turn_and_token_limits_end_the_run_explicitly(tmp_path):
+    run_ls = '<tool_call>{"name": "run", "arguments": {"command": "echo hi"}}</tool_call>'
+    a, _ = agent(tmp_path, [run_ls] * 5, max_turns=3)
+    assert a.run("loop").status == "max_turns"
+    long_reply = "x " * 400
+    a, _ = agent(tmp_path, [long_reply] * 5, max_total_tokens=300, max_tokens_per_turn=200, repair_rounds=10)
+    out = a.run("talk")
+    assert out.status == "max_tokens"
+
+
+def test_edit_blocks_apply_and_finish(tmp_path):
+    (tmp_path / "ws").mkdir(exist_ok=True)
+    (tmp_path / "ws" / "app.py").write_text("def add(a, b):\n    return a - b\n")
+    edit = "app.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
+    finish = '<tool_call>{"name": "finish", "arguments": {"summary": "fixed add"}}</tool_call>'
+    a, _ = agent(tmp_path, [edit + finish])
+    out = a.run("fix add")
+    assert out.status == "done" and out.summary == "fixed add"
+    assert (tmp_path / "ws" / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_failing_tests_in_the_workspace_block_finish(tmp_path):
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "test_calc.py").write_text("from calc import mul\n\ndef test_mul():\n    assert mul(3, 4) == 12\n")
+    wrong = "FILE: calc.py\n```python\ndef mul(a, b):\n    return a + b\n```"
+    right = "FILE: calc.py\n```python\ndef mul(a, b):\n    return a * b\n```"
+    a, backend = agent(tmp_path, [wrong, right])
+    out = a.run("implement mul")
+    assert out.status == "done" and len(out.turns) == 2
+    assert "tests fail" in backend.requests[1].messages[-1]["content"]
+
+
+def test_undo_restores_the_exact_tree_including_deleting_created_files(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / "src").mkdir(parents=True)
+    (ws / "src" / "keep.py").write_text("x = 1\n")
+    (ws / "data.bin").write_bytes(bytes(range(256)))
+    before = tree(ws)
+    script = ("FILE: src/keep.py\n```python\nx = 2\n```\nFILE: new/added.py\n```python\ny = 3\n```\n"
+              '<tool_call>{"name": "run", "arguments": {"command": "rm data.bin"}}</tool_call>')
+    finish = '<tool_call>{"name": "finish", "arguments": {"summary": "done"}}</tool_call>'
+    a, _ = agent(tmp_path, [script, finish])
+    assert a.run("change things").status == "done"
+    assert tree(ws) != before and not (ws / "data.bin").exists()
+    undo_last(ws)
+    assert tree(ws) == before
+    assert not (ws / "new").exists()
+
+
+def test_paths_outside_the_workspace_are_refused_and_the_run_goes_on(tmp_path):
+    outside = tmp_path / "outside.txt"
+    (tmp_path / "ws").mkdir()
+    os.symlink(tmp_path, tmp_path / "ws" / "link")
+    os.symlink("/dev/zero", tmp_path / "ws" / "zero")
+    attacks = "\n".join([
+        "FILE: ../outside.txt\n```text\npwned\n```",
+        f"FILE: {outside}\n```text\npwned\n```",
+        "FILE: link/outside.txt\n```text\npwned\n```",
+        '<tool_call>{"name": "read_file", "arguments": {"path": "zero"}}</tool_call>',
+        '<tool_call>{"name": "read_file", "arguments": {"path": "/etc/passwd"}}</tool_call>',
+        '<tool_call>{"name": "run", "arguments": {"command": "yes | head -c 50000000"}}</tool_call>',
+        '<tool_call>{"name": "run", "arguments": {"command": "sleep 100", "timeout": 1}}</tool_call>',
+    ])
+    finish = '<tool_call>{"name": "finish", "arguments": {"summary": "gave up"}}</tool_call>'
+    a, backend = agent(tmp_path, [attacks, finish], repair_rounds=5)
+    out = a.run("escape")
+    assert out.status == "done"
+    assert not outside.exists()
+    report = backend.requests[1].messages[-1]["content"]
+    assert report.count("FAILED") >= 6
+    assert "outside the workspace" in report
+    assert len(report) < 60_000  # huge output was capped
+
+
+def test_read_only_mode_refuses_writes_and_commands(tmp_path):
+    (tmp_path / "ws").mkdir()
+    ws = Workspace(tmp_path / "ws", mode="read-only")
+    write = "FILE: a.py\n```python\nx = 1\n```\n" + '<tool_call>{"name": "run", "arguments": {"command": "touch b"}}</tool_call>'
+    finish = '<tool_call>{"name": "finish", "arguments": {"summary": "ok"}}</tool_call>'
+    backend = ScriptedBackend([write, finish])
+    out = Agent(backend, ws, AgentConfig()).run("try")
+    assert out.status == "done"
+    assert list((tmp_path / "ws").iterdir()) == [] or [p.name for p in (tmp_path / "ws").iterdir()] == [".sparkcode"]
+    assert "read-only" in backend.requests[1].messages[-1]["content"]
+
+
+def test_session_is_logged_and_resume_continues_the_conversation(tmp_path):
+    a, _ = agent(tmp_path, [GOOD_HTML])
+    out = a.run("make a page")
+    log = [json.loads(line) for line in Path(out.session).read_text().splitlines()]
+    types = [e["type"] for e in log]
+    assert types[0] == "task" and "tool" in types and "turn" in types and types[-1] == "outcome"
+    session = Session.latest(a.ws.root)
+    assert session.task() == "make a page"
+    finish = '<tool_call>{"name": "finish", "arguments": {"summary": "made it red"}}</tool_call>'
+    backend = ScriptedBackend([finish])
+    out2 = Agent(backend, a.ws).resume(session, "make it red")
+    assert out2.status == "done"
+    shown = backend.requests[0].messages
+    assert shown[-1] == {"role": "user", "content": "make it red"}
+    assert any(m["role"] == "assistant" and "setInterval" in m["content"] for m in shown)
+
+
+def test_killed_run_leaves_a_readable_session(tmp_path):
+    a, _ = agent(tmp_path, [GOOD_HTML])
+    out = a.run("make a page")
+    with open(out.session, "a") as f:
+        f.write('{"type": "message", "role": "assis')  # the process died mid-write
+    assert Session.latest(a.ws.root).task() == "make a page"
+
+
+@pytest.mark.parametrize("reply,expected", [
+    ("FILE: a.py\n```python\nprint(1)\n```", [("write_file", "a.py")]),
+    ("### b/c.js\n```javascript\nlet a = 1;\n```", [("write_file", "b/c.js")]),
+    ("**index.html**\n```html\n<p>\nhi\n</p>\n```", [("write_file", "index.html")]),
+    ("```html\n<!DOCTYPE html>\n<p>hi</p>\n</html>\n```", [("write_file", "index.html")]),
+    ("```python main.py\nprint(1)\n```", [("write_file", "main.py")]),
+    ("Run it:\n```bash\npython3 a.py\n```", []),
+    ('<tool_call>{"name": "list_files", "arguments": {}}</tool_call>', [("list_files", None)]),
+])
+def test_reply_parsing_is_tolerant(reply, expected):
+    actions, errors = parse_reply(reply)
+    assert errors == []
+    assert [(a.tool, a.args.get("path")) for a in actions] == expected
+
+
+def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
+    actions, _ = parse_reply("```html\n<html>\n<body></body>\n</html>\n```", existing_files=["snake.html", "notes.md"])
+    assert actions[0].args["path"] == "snake.html"
