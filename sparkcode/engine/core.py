@@ -48,7 +48,8 @@ class Engine:
                                        self.model.token_text(self.model.eos))
         self.cached: list[int] = []  # tokens whose KV is in the cache, in order from position 0
         self._draft_name = draft_model
-        self._speculator = None
+        self._speculators: dict = {}  # mode -> Speculator (keeps its learned acceptance rates)
+        self._drafters: dict = {}  # "ngram" / "draft" -> drafter, shared by the modes
 
     # ------------------------------------------------------------------ prompt handling
     @property
@@ -175,10 +176,27 @@ class Engine:
     def speculator(self, mode: str):
         from .speculative import make_speculator
 
-        if self._speculator is None or self._speculator.mode != mode:
-            self._speculator = make_speculator(self, mode, self._draft_name)
-        return self._speculator
+        if mode not in self._speculators:
+            self._speculators[mode] = make_speculator(self, mode)
+        return self._speculators[mode]
+
+    def drafter(self, kind: str):
+        """The shared drafter of a kind: "ngram", or "draft" (the draft model, loaded once)."""
+        from .drafters import NgramDrafter
+        from .speculative import load_draft
+
+        if kind not in self._drafters:
+            self._drafters[kind] = NgramDrafter() if kind == "ngram" else load_draft(self, self._draft_name)
+        return self._drafters[kind]
+
+    @property
+    def has_draft(self) -> bool:
+        return self._draft_name is not None or "draft" in self._drafters
 
     def close(self) -> None:
+        for d in self._drafters.values():
+            if hasattr(d, "close"):
+                d.close()
+        self._drafters.clear()
         self.ctx.close()
         self.model.close()

@@ -32,6 +32,7 @@ class Drafter(Protocol):
 class NgramDrafter:
     name = "ngram"
     cost_per_token_s = 0.0
+    match_len = 0
 
     def __init__(self, n_min: int = 2, n_max: int = 6):
         self.n_min, self.n_max = n_min, n_max
@@ -43,6 +44,8 @@ class NgramDrafter:
         self._extra.append(tokens, index_to_end=True)
 
     def propose(self, context: Sequence[int], k: int, sampler: Sampler | None = None):
+        """Up to k tokens that followed the longest matching n-gram; `match_len` records n."""
+        self.match_len = 0
         if k <= 0:
             return [], None
         self._ctx.sync(context)
@@ -52,6 +55,7 @@ class NgramDrafter:
             for idx in (self._ctx, self._extra):
                 out = idx.continuation(key, k)
                 if out:
+                    self.match_len = n
                     return out, None
         return [], None
 

@@ -136,25 +136,50 @@ def best_k(alpha: float, cost: CostModel, draft_cost: float, k_limit: int) -> tu
 
 
 class Speculator:
+    """Per step: ask each drafter for a guess, estimate its payoff, verify the best (or none).
+
+    Acceptance is tracked per drafter and, for prompt lookup, per matched n-gram length: a
+    6-token match predicts the continuation far better than a 2-token one.
+    """
+
     def __init__(self, engine, mode: str, drafters: list, cost: CostModel):
         self.mode = mode
         self.drafters = drafters
         self.cost = cost
-        self.acceptance = {d.name: Acceptance() for d in drafters}
-        self.fixed_k = None if mode == "auto" else 4  # forced modes still use the cost model for k
+        self.acceptance: dict[str, Acceptance] = {}
+
+    def _key(self, d) -> str:
+        return f"ngram:{d.match_len}" if isinstance(d, NgramDrafter) else d.name
+
+    def _alpha(self, key: str) -> Acceptance:
+        if key not in self.acceptance:
+            self.acceptance[key] = Acceptance()
+        return self.acceptance[key]
 
     def choose(self, context: Sequence[int], sampler: Sampler, room: int):
-        """Pick (drafter, k) for this step, or (None, 0) for a plain decode step."""
-        best = (None, 0, 1.0 / self.cost(1))
+        """(drafter, guesses, draft distributions, acceptance key) for this step; no drafter = plain step."""
+        best = (None, [], None, "", 1.0 / self.cost(1))
         for d in self.drafters:
-            k, rate = best_k(self.acceptance[d.name].alpha, self.cost, d.cost_per_token_s, min(K_MAX, room))
-            if self.mode != "auto":
-                k = max(k, 1) if room > 0 else 0  # forced: always speculate (that is what was asked)
-            if k and (rate > best[2] or self.mode != "auto"):
-                if isinstance(d, NgramDrafter) and not d.propose(context, 1)[0]:
-                    continue  # no match in the context: nothing to guess
-                best = (d, k, rate)
-        return best[0], best[1]
+            if isinstance(d, NgramDrafter):
+                guess, _ = d.propose(context, room)
+                if not guess:
+                    continue  # nothing to copy: prompt lookup has no opinion
+                key = self._key(d)
+                k, rate = best_k(self._alpha(key).alpha, self.cost, 0.0, len(guess))
+                if self.mode != "auto":
+                    k = max(k, 1)
+                if k and (rate > best[4] or best[0] is None and self.mode != "auto"):
+                    best = (d, guess[:k], None, key, rate)
+            else:
+                k, rate = best_k(self._alpha(d.name).alpha, self.cost, d.cost_per_token_s, room)
+                if self.mode != "auto":
+                    k = max(k, 1)
+                if k and (rate > best[4] or best[0] is None and self.mode != "auto"):
+                    best = (d, k, None, d.name, rate)
+        d, guess, q, key, _ = best
+        if d is not None and not isinstance(d, NgramDrafter):
+            guess, q = d.propose(context, guess, sampler)  # draft models are only run when chosen
+        return d, guess, q, key
 
     def run(self, engine, logits, sampler: Sampler, max_tokens: int, stats: Stats) -> Iterator[int]:
         ctx = engine.ctx
@@ -168,8 +193,7 @@ class Speculator:
             if room < 0:
                 return
             context = engine.cached + [tok]
-            drafter, k = self.choose(context, sampler, room) if room > 0 else (None, 0)
-            guesses, qdists = drafter.propose(context, k, sampler) if drafter else ([], None)
+            drafter, guesses, qdists, key = self.choose(context, sampler, room) if room > 0 else (None, [], None, "")
             guesses = guesses[:room]
             batch = [tok] + guesses
             slots = ctx.decode(batch, pos, "all" if guesses else "last")
@@ -193,7 +217,7 @@ class Speculator:
                 ctx.truncate(keep)  # rejected guesses never stay in the KV cache
             engine.cached.extend(batch[: 1 + n_acc])
             if drafter is not None:
-                self.acceptance[drafter.name].update(n_acc, len(guesses))
+                self._alpha(key).update(n_acc, len(guesses))
                 stats.drafted += len(guesses)
                 stats.accepted += n_acc
             pos = keep
@@ -203,14 +227,16 @@ class Speculator:
             tok = next_tok
 
 
-def make_speculator(engine, mode: str, draft_model: str | None = None) -> Speculator:
+def make_speculator(engine, mode: str) -> Speculator:
+    """ngram: prompt lookup; draft: the draft model; auto: prompt lookup, plus the draft model
+    when the engine was given one — the controller decides per step which (if any) pays."""
     if mode not in ("ngram", "draft", "auto"):
         raise EngineError(f"unknown speculation mode {mode!r}: use off, ngram, draft or auto")
     drafters: list = []
     if mode in ("ngram", "auto"):
-        drafters.append(NgramDrafter())
-    if mode == "draft" or (mode == "auto" and draft_model):
-        drafters.append(load_draft(engine, draft_model))
+        drafters.append(engine.drafter("ngram"))
+    if mode == "draft" or (mode == "auto" and engine.has_draft):
+        drafters.append(engine.drafter("draft"))
     return Speculator(engine, mode, drafters, CostModel.cached(engine))
 
 
