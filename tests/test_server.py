@@ -424,7 +424,7 @@ def _ws_until_done(ws, timeout=10) -> list[dict]:
 def test_ws_session_two_turns_keep_history(base_url, fake):
     with ws_connect(base_url.replace("http", "ws") + "/v1/sessions/ws", open_timeout=5) as ws:
         ws.send(json.dumps({"type": "start", "system": "be brief", "max_tokens": 64}))
-        assert json.loads(ws.recv(timeout=5)) == {"type": "ready", "model": fake.name}
+        assert json.loads(ws.recv(timeout=5)) == {"type": "ready", "model": fake.name, "mode": "chat"}
         ws.send(json.dumps({"type": "message", "content": "first question"}))
         events = _ws_until_done(ws)
         tokens = [e["text"] for e in events if e["type"] == "token"]
@@ -449,6 +449,43 @@ def test_ws_session_two_turns_keep_history(base_url, fake):
             {"role": "assistant", "content": "Echo: first question"},
             {"role": "user", "content": "second question"},
         ]
+
+
+class SlowTailSession:
+    """Sends "done", then keeps its job busy a little longer (as real sessions may, briefly)."""
+
+    def __init__(self, backend, options):
+        self.turns = 0
+        self.running = False
+        self.overlapped = False
+
+    def handle(self, message, emit):
+        self.overlapped |= self.running
+        self.running = True
+        self.turns += 1
+        emit({"type": "token", "text": message})
+        emit({"type": "done", "turn": self.turns})
+        time.sleep(0.2)
+        self.running = False
+
+
+def test_ws_next_message_right_after_done_is_not_busy():
+    # a client that answers "done" at once must not be told "busy"; its turn queues behind the tail
+    sessions = []
+
+    def factory(backend, options):
+        sessions.append(SlowTailSession(backend, options))
+        return sessions[-1]
+
+    with running(create_app(FakeBackend(), session_factory=factory)) as url:
+        with ws_connect(url.replace("http", "ws") + "/v1/sessions/ws", open_timeout=5) as ws:
+            for i in range(3):
+                ws.send(json.dumps({"type": "message", "content": f"q{i}"}))
+                if i == 0:
+                    assert json.loads(ws.recv(timeout=5))["type"] == "ready"
+                events = _ws_until_done(ws)
+                assert events[-1] == {"type": "done", "turn": i + 1}, events
+    assert sessions[0].turns == 3 and not sessions[0].overlapped
 
 
 def test_ws_failed_turn_is_recoverable(base_url, fake):

@@ -4,18 +4,21 @@ The server keeps the conversation, so each turn re-sends a prefix the backend ha
 evaluated and its prefix cache makes the next turn start fast. Protocol (JSON text frames):
 
 client -> server
-  {"type": "start", "system": "...", "max_tokens": 512, "temperature": 0.2, ...}   optional, first
-  {"type": "message", "content": "..."}                                             one turn
-  {"type": "cancel"}                                                                stop the turn
+  {"type": "start", "mode": "chat", "system": "...", "max_tokens": 512, ...}   optional, first
+  {"type": "message", "content": "..."}                                        one turn
+  {"type": "cancel"}                                                           stop the turn
 server -> client
-  {"type": "ready", "model": "..."}                                 after start (or the 1st message)
+  {"type": "ready", "model": "...", "mode": "chat"}                 after start (or the 1st message)
   {"type": "token", "text": "..."}                                  streamed
   {"type": "done", "text": "...", "finish_reason": "...", "stats": {...}, "turn": n}
   {"type": "error", "message": "...", "code": "..."}                the socket stays open
 
-With a `session_factory`, the session is whatever it builds (the coding agent): an object with
-``handle(message, emit)`` that emits its own event dicts. Every turn is one scheduler job, so
-sessions queue with API requests, and closing the socket cancels the running turn.
+``mode`` picks the kind of session: "chat" (the default) is `ChatSession`; any other mode
+(the coding agent is "agent", see `agent_session.py`) needs a `session_factory`. The factory
+is asked first for every session, whatever the mode, and returns None to leave it to plain
+chat; what it builds is an object with ``handle(message, emit)`` that emits its own event dicts
+(and optionally ``ready_info`` and ``close()``). Every turn is one scheduler job, so sessions
+queue with API requests, and closing the socket cancels the running turn.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -51,15 +54,21 @@ class AgentSession(Protocol):
     def handle(self, message: str, emit: Callable[[dict], None]) -> None: ...
 
 
-# session_factory(backend, options) -> AgentSession. `backend` only works inside a turn and stops
-# when the turn is cancelled; `options` is the client's "start" message without "type".
-SessionFactory = Callable[[Backend, dict], AgentSession]
+# session_factory(backend, options) -> AgentSession, or None for a plain chat session. `backend`
+# only works inside a turn and stops when the turn is cancelled; `options` is the client's "start"
+# message without "type" (so it holds "mode" when the client chose one). Optional extras on the
+# session: `ready_info` (a dict merged into the "ready" event, e.g. a session id) and `close()`
+# (called once when the socket closes; a turn may still be finishing on the scheduler thread).
+SessionFactory = Callable[[Backend, dict], "AgentSession | None"]
+
+CHAT_MODE = "chat"
 
 
 class SessionStart(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     type: str = "start"
+    mode: Literal["chat"] = "chat"
     system: str | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = None
@@ -113,8 +122,9 @@ class _Connection:
     def __init__(self, ctx: ServerContext, ws: WebSocket):
         self.ctx, self.ws = ctx, ws
         self.session: Any = None
-        self.turn_task: asyncio.Task | None = None
-        self.job = None
+        self.job = None  # the latest turn's job
+        self.turn_open = False  # a turn was submitted and has not sent its "done" (or failed) yet
+        self._forwards: set[asyncio.Task] = set()
         self._send_lock = asyncio.Lock()
 
     async def send(self, event: dict) -> None:
@@ -135,6 +145,12 @@ class _Connection:
                 await self.on_text(text)
         finally:
             await self.stop_turn()
+            close = getattr(self.session, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing the session failed")
 
     async def on_text(self, text: str) -> None:
         if len(text.encode()) > self.ctx.max_body_bytes:
@@ -161,18 +177,22 @@ class _Connection:
         await self.start(msg)
 
     async def start(self, msg: dict) -> bool:
+        mode = msg.get("mode", CHAT_MODE)
+        if not isinstance(mode, str) or not mode:
+            await self.send(_error('invalid start: mode must be a string such as "chat" or "agent"', "invalid_start"))
+            return False
         try:
+            session = None
             if self.ctx.session_factory is not None:
                 options = {k: v for k, v in msg.items() if k != "type"}
-                self.session = await asyncio.to_thread(self.ctx.session_factory, self.ctx.scheduler.backend, options)
-            else:
-                opts = SessionStart.model_validate(msg)
-                sampling = SamplingParams(**{k: v for k, v in (("temperature", opts.temperature),
-                                                               ("top_p", opts.top_p), ("top_k", opts.top_k),
-                                                               ("seed", opts.seed)) if v is not None})
-                max_tokens = min(opts.max_tokens or self.ctx.max_tokens_cap, self.ctx.max_tokens_cap)
-                self.session = ChatSession(self.ctx.scheduler.backend, system=opts.system,
-                                           max_tokens=max_tokens, sampling=sampling)
+                session = await asyncio.to_thread(self.ctx.session_factory, self.ctx.scheduler.backend, options)
+            if session is None:
+                if mode != CHAT_MODE:
+                    known = "agent sessions are not enabled on this server (start it with a workspace)" \
+                        if mode == "agent" else f'unknown mode {mode!r}; use "chat" or "agent"'
+                    await self.send(_error(known, "mode_unavailable"))
+                    return False
+                session = self.chat_session(msg)
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
@@ -185,14 +205,24 @@ class _Connection:
             log.exception("session factory failed")
             await self.send(_error(f"could not start the session: {type(e).__name__}: {e}", "start_failed"))
             return False
-        await self.send({"type": "ready", "model": self.ctx.model_name})
+        self.session = session
+        info = getattr(session, "ready_info", None)
+        await self.send({"type": "ready", "model": self.ctx.model_name, "mode": mode,
+                         **(info if isinstance(info, dict) else {})})
         return True
+
+    def chat_session(self, msg: dict) -> ChatSession:
+        opts = SessionStart.model_validate(msg)
+        sampling = SamplingParams(**{k: v for k, v in (("temperature", opts.temperature), ("top_p", opts.top_p),
+                                                       ("top_k", opts.top_k), ("seed", opts.seed)) if v is not None})
+        max_tokens = min(opts.max_tokens or self.ctx.max_tokens_cap, self.ctx.max_tokens_cap)
+        return ChatSession(self.ctx.scheduler.backend, system=opts.system, max_tokens=max_tokens, sampling=sampling)
 
     async def on_message(self, msg: dict) -> None:
         content = msg.get("content")
         if not isinstance(content, str) or not content.strip():
             return await self.send(_error('a message needs a non-empty string "content"', "bad_message"))
-        if self.turn_task is not None and not self.turn_task.done():
+        if self.turn_open:
             return await self.send(_error("a turn is already running; wait for done or send cancel", "busy"))
         if self.session is None and not await self.start({"type": "start"}):
             return
@@ -202,24 +232,37 @@ class _Connection:
                                                  self.ctx.request_timeout_s)
         except QueueFull as e:
             return await self.send(_error(str(e), "queue_full"))
-        self.turn_task = asyncio.create_task(self.forward(self.job))
+        self.turn_open = True
+        task = asyncio.create_task(self.forward(self.job))
+        self._forwards.add(task)
+        task.add_done_callback(self._forwards.discard)
 
     async def forward(self, job) -> None:
+        # The turn is over for the client once "done" is sent, even if the job is still returning
+        # on the scheduler thread: a client may send its next message at once. That message's job
+        # queues behind this one (one worker thread), so two turns of a session never overlap.
         try:
             async for event in job.stream():
                 await self.send(event)
+                if isinstance(event, dict) and event.get("type") == "done" and job is self.job:
+                    self.turn_open = False
         except JobFailed as e:
+            if job is self.job:
+                self.turn_open = False
             await self.send(_error(from_backend_failure(e.error).message, "turn_failed"))
         except Exception:  # the socket is gone; the receive loop will notice and clean up
             self.ctx.scheduler.cancel(job)
+        finally:
+            if job is self.job:
+                self.turn_open = False
 
     async def stop_turn(self) -> None:
         if self.job is not None:
             self.ctx.scheduler.cancel(self.job)
-        if self.turn_task is not None:
-            self.turn_task.cancel()
+        for task in list(self._forwards):
+            task.cancel()
             with contextlib.suppress(BaseException):
-                await self.turn_task
+                await task
 
 
 def sessions_router(ctx: ServerContext) -> APIRouter:
