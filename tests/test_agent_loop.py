@@ -206,3 +206,12 @@ def test_reply_parsing_is_tolerant(reply, expected):
 def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
     actions, _ = parse_reply("```html\n<html>\n<body></body>\n</html>\n```", existing_files=["snake.html", "notes.md"])
     assert actions[0].args["path"] == "snake.html"
+
+
+def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
+    placeholder = ("FILE: game.html\n```html\n<!DOCTYPE html>\n<html><body><canvas id=\"c\"></canvas>\n<script>\n"
+                   "// Your snake game code goes here\n</script></body></html>\n```")
+    a, backend = agent(tmp_path, [placeholder, GOOD_HTML])
+    out = a.run("build a snake game in one HTML file")
+    assert out.status == "done" and len(out.turns) == 2
+    assert "placeholder" in backend.requests[1].messages[-1]["content"]

@@ -11,6 +11,7 @@ Every check runs through `shell.run_command` (sandboxed, time-limited).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -133,11 +134,22 @@ def _html(ws: Workspace, rel: str, timeout: float) -> CheckResult:
                 if not r.ok:
                     problems.append(f"JavaScript syntax error (line numbers are the HTML file's):\n"
                                     + _tail(r.output.replace(str(js), rel)))
-    if not scan.scripts and not scan.external and "canvas" in scan.tags:
-        problems.append("has a <canvas> but no script")
+    code = "".join(_strip_js_comments(c) for _, c in scan.scripts).strip()
+    if "canvas" in scan.tags and not scan.external and len(code) < 80:
+        problems.append("has a <canvas> but its script is empty or a placeholder: write the complete code")
+    elif _PLACEHOLDER.search("".join(c for _, c in scan.scripts)):
+        problems.append("the script contains placeholder comments instead of code: write the complete code")
     if problems:
         return CheckResult(rel, False, "; ".join(problems))
     return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check")
+
+
+_PLACEHOLDER = re.compile(r"//.*(?:code goes here|your (?:game |)code here|implement (?:the |)(?:game|logic) here|TODO: implement)",
+                          re.I)
+
+
+def _strip_js_comments(code: str) -> str:
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", code, flags=re.S)
 
 
 def _tail(text: str, n: int = 1200) -> str:
