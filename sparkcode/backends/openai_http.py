@@ -2,10 +2,13 @@
 or another sparkcode.
 
 Streams ``/chat/completions`` over SSE with one persistent HTTP connection (httpx keeps it
-alive between turns). Retries 429 and 5xx (and connection failures) with exponential backoff,
-honouring ``Retry-After``, but only before the first token arrived — a half-streamed answer is
-never silently replayed. Auth failures, unknown models and unreachable hosts become
-`SparkcodeError`s that say what to check.
+alive between turns). Retries 429 and 5xx, refused connections and connections that break
+before the first token, with exponential backoff (``backoff_s * 2**attempt``) honouring
+``Retry-After`` (capped at 30 s) — but only before the first token arrived: a half-streamed
+answer is never silently replayed. A connect timeout or a read timeout is not retried (a
+black-holed host would otherwise cost minutes). Auth failures, unknown models (with the list
+the server does serve), a wrong API base (no ``/v1``) and unreachable hosts become
+`RemoteError`s that say what to check.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import httpx
 from ..engine.stats import Done, Stats, TextDelta
 from ..errors import SparkcodeError
 from .base import ChatRequest
+
+
+RETRY_STATUS = (429, 500, 502, 503, 504)
+MAX_RETRY_WAIT_S = 30.0
 
 
 class RemoteError(SparkcodeError):
@@ -53,46 +60,79 @@ class OpenAIBackend:
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
         url = f"{self.api_base}/chat/completions"
         t0 = time.perf_counter()
+        progress = {"streamed": False}  # set by _read at the first token: from then on, never retry
         for attempt in range(self.retries + 1):
+            last = attempt >= self.retries
             try:
                 with self.client.stream("POST", url, json=self._payload(request)) as resp:
-                    if resp.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
+                    if resp.status_code in RETRY_STATUS and not last:
                         self._sleep(resp, attempt)
                         continue
                     if resp.status_code != 200:
                         resp.read()
                         raise self._error(resp)
-                    yield from self._read(resp, request, t0)
+                    yield from self._read(resp, request, t0, progress)
                     return
-            except httpx.ConnectError as e:
-                if attempt < self.retries:
+            except httpx.ConnectTimeout as e:
+                raise RemoteError(f"cannot reach {self.api_base}: no answer to the connection within "
+                                  f"{self.client.timeout.connect:g} s; is the host right and reachable?") from e
+            except httpx.TimeoutException as e:
+                raise RemoteError(f"{self.api_base} did not answer in time ({type(e).__name__})") from e
+            except httpx.ConnectError as e:  # nothing was sent: safe to try again
+                if not last:
                     time.sleep(self.backoff_s * 2**attempt)
                     continue
                 raise RemoteError(f"cannot reach {self.api_base} ({e}); is the server running and the URL right?") from e
-            except httpx.TimeoutException as e:
-                raise RemoteError(f"{self.api_base} did not answer in time ({type(e).__name__})") from e
+            except httpx.HTTPError as e:  # the connection broke (reset, closed early, bad framing)
+                if not progress["streamed"] and not last:
+                    time.sleep(self.backoff_s * 2**attempt)
+                    continue
+                when = "mid-stream" if progress["streamed"] else "before answering"
+                raise RemoteError(f"the connection to {self.api_base} broke {when} ({type(e).__name__}: {e})"
+                                  + ("; a half-streamed reply is not retried" if progress["streamed"] else "")) from e
 
     def _sleep(self, resp: httpx.Response, attempt: int) -> None:
         try:
             wait = float(resp.headers.get("retry-after", ""))
         except ValueError:
             wait = self.backoff_s * 2**attempt
-        time.sleep(min(wait, 30.0))
+        time.sleep(min(max(wait, 0.0), MAX_RETRY_WAIT_S))
 
     def _error(self, resp: httpx.Response) -> RemoteError:
+        err: dict = {}
         try:
-            msg = resp.json().get("error", {}).get("message") or resp.text
-        except (ValueError, AttributeError):
+            body = resp.json()
+            raw = body.get("error") if isinstance(body, dict) else None
+            err = raw if isinstance(raw, dict) else {"message": raw} if raw else {}
+            msg = err.get("message") or (body.get("detail") if isinstance(body, dict) else None) or resp.text
+        except ValueError:
             msg = resp.text
-        msg = str(msg)[:500]
+        msg = " ".join(str(msg).split())[:500].rstrip(".")
         if resp.status_code in (401, 403):
             return RemoteError(f"{self.api_base} refused the API key (HTTP {resp.status_code}): {msg}. "
                                "Pass --api-key or set SPARKCODE_API_KEY / OPENAI_API_KEY.")
         if resp.status_code == 404:
-            return RemoteError(f"{self.api_base} has no model {self.name!r} (HTTP 404): {msg}")
+            about_model = (err.get("code") == "model_not_found" or err.get("param") == "model"
+                           or "model" in msg.lower())
+            if not about_model:
+                return RemoteError(f"{self.api_base}/chat/completions does not exist (HTTP 404): {msg}. Check the "
+                                   "API base: OpenAI-compatible servers usually serve under /v1 "
+                                   "(e.g. http://127.0.0.1:8000/v1).")
+            known = self._known_models()
+            served = f" It serves: {', '.join(known[:20])}." if known else ""
+            return RemoteError(f"{self.api_base} has no model {self.name!r} (HTTP 404): {msg}.{served}")
         return RemoteError(f"{self.api_base} answered HTTP {resp.status_code}: {msg}")
 
-    def _read(self, resp: httpx.Response, request: ChatRequest, t0: float) -> Iterator[TextDelta | Done]:
+    def _known_models(self) -> list[str]:
+        """The server's model list for an error message; empty when it cannot be had quickly."""
+        try:
+            r = self.client.get(f"{self.api_base}/models", timeout=3.0)
+            return [str(m["id"]) for m in r.json().get("data", [])] if r.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+            return []
+
+    def _read(self, resp: httpx.Response, request: ChatRequest, t0: float,
+              progress: dict) -> Iterator[TextDelta | Done]:
         text: list[str] = []
         stats = Stats(speculate="remote")
         t_first = None
@@ -112,8 +152,12 @@ class OpenAIBackend:
                 obj = json.loads(data)
             except json.JSONDecodeError:
                 continue
-            if "error" in obj:
-                raise RemoteError(f"{self.api_base} failed mid-stream: {obj['error'].get('message', obj['error'])}")
+            if not isinstance(obj, dict):
+                continue
+            if obj.get("error"):
+                err = obj["error"]
+                msg = err.get("message", err) if isinstance(err, dict) else err
+                raise RemoteError(f"{self.api_base} failed mid-stream: {msg}")
             usage = obj.get("usage") or usage
             extra = obj.get("sparkcode")
             if extra:
@@ -124,6 +168,7 @@ class OpenAIBackend:
                     if t_first is None:
                         t_first = time.perf_counter()
                         stats.ttft_s = t_first - t0
+                        progress["streamed"] = True
                     chunks += 1
                     text.append(delta)
                     yield TextDelta(delta)
