@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -32,14 +33,26 @@ def _nonneg_float(s: str) -> float:
     return v
 
 
-def add_engine_flags(p: argparse.ArgumentParser) -> None:
+def add_engine_flags(p: argparse.ArgumentParser, remote: bool = True) -> None:
     g = p.add_argument_group("model and engine")
     g.add_argument("--model", "-m", default=None,
                    help="registry name (see `sparkcode models`) or path to a .gguf file; default qwen2.5-coder-1.5b")
     g.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: physical cores)")
     g.add_argument("--ctx", type=_positive_int, default=8192, help="context size in tokens (default 8192)")
-    g.add_argument("--speculate", choices=SPECULATE_MODES, default="auto",
-                   help="speculative decoding: off, ngram (prompt lookup), draft (0.5B draft model), auto (adaptive; default)")
+    g.add_argument("--speculate", choices=SPECULATE_MODES, default=None,
+                   help="speculative decoding: off, ngram (prompt lookup), draft (draft model), auto (adaptive; default)")
+    g.add_argument("--draft", default=None,
+                   help="draft model for --speculate draft/auto (default for draft mode: qwen2.5-coder-0.5b with the 1.5b)")
+    g.add_argument("--profile", "-p", default=None,
+                   help="named profile: standard, spark, spark-mini, or one from ~/.config/sparkcode/config.toml "
+                        "or ./.sparkcode/config.toml; --model/--speculate override its fields")
+    if not remote:
+        return
+    g.add_argument("--api-base", default=None,
+                   help="use an OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama, Cerebras…) at this "
+                        "URL, e.g. http://127.0.0.1:8000/v1, with --model naming its model")
+    g.add_argument("--api-key", dest="remote_key", default=None,
+                   help="API key for --api-base (default: $SPARKCODE_API_KEY or $OPENAI_API_KEY)")
 
 
 def add_sampling_flags(p: argparse.ArgumentParser) -> None:
@@ -115,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--max-queue", type=_positive_int, default=8, help="requests that may wait (then 429)")
     srv.add_argument("--workspace", "-w", default=None,
                      help="enable agent sessions over the WebSocket; each session works in a subfolder of this folder")
-    add_engine_flags(srv)
+    add_engine_flags(srv, remote=False)
 
     mdl = sub.add_parser("models", help="list, assemble or pull the embedded models",
                          description="List the embedded models (default), or assemble/pull one.")
@@ -174,17 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_ask(args) -> int:
-    from .engine.core import Engine
+    from .backends.base import ChatRequest
     from .engine.stats import Done
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise SparkcodeError("the prompt is empty")
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": prompt}]
-    engine = Engine(args.model, n_ctx=args.ctx, threads=args.threads)
+    backend, speculate, _ = resolve_target(args)
+    engine = getattr(backend, "engine", None)
     done = None
-    for ev in engine.stream(messages, max_tokens=args.max_tokens, sampling=sampling_from(args), stop=args.stop,
-                            speculate=args.speculate):
+    request = ChatRequest(messages, max_tokens=args.max_tokens, sampling=sampling_from(args), stop=args.stop,
+                          speculate=speculate)
+    for ev in backend.stream_chat(request):
         if isinstance(ev, Done):
             done = ev
         else:
@@ -194,20 +209,41 @@ def cmd_ask(args) -> int:
     sys.stdout.write("\n")
     s = done.stats
     if args.json:
-        print(json.dumps({"model": engine.model_name, "text": done.text, "finish_reason": done.finish_reason,
-                          "threads": engine.threads, **s.to_dict()}, ensure_ascii=False))
+        print(json.dumps({"model": backend.name, "text": done.text, "finish_reason": done.finish_reason,
+                          "threads": engine.threads if engine else None, **s.to_dict()}, ensure_ascii=False))
     else:
         spec = f" | accepted {s.accepted}/{s.drafted} drafted" if s.drafted else ""
-        sys.stderr.write(f"[{engine.model_name} | prompt {s.prompt_tokens} ({s.cached_tokens} cached) | "
+        sys.stderr.write(f"[{backend.name} | prompt {s.prompt_tokens} ({s.cached_tokens} cached) | "
                          f"TTFT {s.ttft_s * 1000:.0f} ms | {s.decode_tokens} tokens at {s.decode_tps:.1f} tok/s | "
                          f"wall {s.wall_s:.2f} s{spec} | {done.finish_reason}]\n")
     return 0
 
 
-def make_backend(args):
+def resolve_target(args):
+    """(backend, speculate mode, prompt style) from --profile, --model, --api-base and friends."""
+    from .profiles import backend_for, get_profile, Profile
+
+    profile = get_profile(args.profile) if args.profile else None
+    speculate = args.speculate or (profile.speculate if profile else "auto")
+    style = profile.style if profile else "terse"
+    api_base = getattr(args, "api_base", None) or (profile.api_base if profile else None)
+    model = args.model or (profile.model if profile else None)
+    if api_base:
+        from .backends.openai_http import OpenAIBackend
+
+        if not model:
+            raise SparkcodeError("--api-base needs --model: the name of the model on that server")
+        key = getattr(args, "remote_key", None) or (os.environ.get(profile.api_key_env, "") if profile and profile.api_key_env else None)
+        return OpenAIBackend(api_base, model, api_key=key or None), speculate, style
+    if profile and not args.model and not args.draft:
+        return backend_for(profile, threads=args.threads, n_ctx=args.ctx), speculate, style
     from .backends.local import LocalBackend
 
-    return LocalBackend.load(args.model, n_ctx=args.ctx, threads=args.threads)
+    return LocalBackend.load(model, n_ctx=args.ctx, threads=args.threads, draft_model=args.draft), speculate, style
+
+
+def make_backend(args):
+    return resolve_target(args)[0]
 
 
 def _agent(args, backend):
@@ -223,8 +259,13 @@ def _agent(args, backend):
         raise SparkcodeError(f"workspace {root} is not a folder")
     ws = Workspace(root, mode=args.sandbox)
     cfg = AgentConfig(max_turns=args.max_turns, max_total_tokens=args.max_tokens, wall_limit_s=args.timeout,
-                      speculate=args.speculate, sampling=SamplingParams(temperature=args.temperature, seed=args.seed))
+                      sampling=SamplingParams(temperature=args.temperature, seed=args.seed))
     return Agent(backend, ws, cfg, None if args.json else RichReporter())
+
+
+def _with_target(agent, args):
+    agent.backend, agent.config.speculate, agent.config.style = resolve_target(args)
+    return agent
 
 
 def _report(args, outcome) -> int:
@@ -244,7 +285,7 @@ def cmd_run(args) -> int:
     task = sys.stdin.read() if args.task == "-" else args.task
     if not task.strip():
         raise SparkcodeError("the task is empty")
-    agent = _agent(args, make_backend(args))
+    agent = _with_target(_agent(args, None), args)
     return _report(args, agent.run(task))
 
 
@@ -253,7 +294,7 @@ def cmd_resume(args) -> int:
 
     agent = _agent(args, None)
     session = Session.latest(agent.ws.root)
-    agent.backend = make_backend(args)
+    _with_target(agent, args)
     return _report(args, agent.resume(session, args.message))
 
 

@@ -215,3 +215,20 @@ def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
     out = a.run("build a snake game in one HTML file")
     assert out.status == "done" and len(out.turns) == 2
     assert "placeholder" in backend.requests[1].messages[-1]["content"]
+
+
+def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
+    a, backend = agent(tmp_path, [BROKEN_HTML] * 4, repair_rounds=2)
+    out = a.run("make a moving square")
+    assert out.status == "gave_up" and len(out.turns) == 3
+    assert "FAILED" in backend.requests[2].messages[-1]["content"]
+
+
+@pytest.mark.browser
+def test_runtime_javascript_error_found_in_the_browser_goes_back_to_the_model(tmp_path):
+    crashing = GOOD_HTML.replace("let x = 0;", "let x = 0; startGame();")
+    a, backend = agent(tmp_path, [crashing, GOOD_HTML])
+    out = a.run("make a moving square")
+    assert out.status == "done" and len(out.turns) == 2
+    feedback = backend.requests[1].messages[-1]["content"]
+    assert "JavaScript errors when the page runs" in feedback and "startGame" in feedback

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sparkcode.bench.browser_check import available, check_html_app
+from sparkcode.agent.browser_check import available, check_html_app
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not available(), reason="needs playwright and Debian chromium")]

@@ -14,7 +14,7 @@ from sparkcode import cli
 from sparkcode.agent import prompts
 from sparkcode.backends.scripted import ScriptedBackend
 from sparkcode.bench import race as R
-from sparkcode.bench.browser_check import AppCheck, available
+from sparkcode.agent.browser_check import AppCheck, available
 from sparkcode.profiles import BUILTIN, Profile
 
 PROFILES = [BUILTIN["standard"], BUILTIN["spark"], BUILTIN["spark-mini"]]

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from sparkcode.bench.browser_check import check_html_app
+from sparkcode.agent.browser_check import check_html_app
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
 
@@ -21,9 +21,8 @@ def test_snake_game_end_to_end(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sparkcode.cli", "run", "build a snake game in one HTML file",
                         "--workspace", str(ws), "--json"], capture_output=True, text=True, timeout=1200,
                        env=dict(os.environ))
-    assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
     outcome = json.loads(r.stdout.strip().splitlines()[-1])
-    assert outcome["status"] == "done"
+    assert outcome["status"] == "done" and r.returncode == 0, (outcome, r.stderr[-2000:])
     pages = [f for f in outcome["files_written"] if f.endswith(".html")]
     assert pages, outcome
     check = check_html_app(ws / pages[0])

@@ -2,7 +2,10 @@
 
 - ``.py``: compiles (py_compile); if the workspace has tests (``test_*.py``/``*_test.py``), pytest runs;
 - ``.html``: the markup parses, inline scripts pass ``node --check`` (syntax), and no
-  external script or stylesheet is referenced (single-file apps must run offline);
+  external script or stylesheet is referenced (single-file apps must run offline); then, where
+  Chromium and playwright are installed, the page is run headless (`browser_check`): runtime
+  JavaScript errors, a canvas that never changes, and key listeners whose keys change nothing
+  are reported too;
 - ``.js``: ``node --check``; ``.json``: parses.
 
 Every check runs through `shell.run_command` (sandboxed, time-limited).
@@ -29,7 +32,7 @@ class CheckResult:
     message: str
 
 
-def check_files(ws: Workspace, paths: list[str], timeout: float = 60) -> list[CheckResult]:
+def check_files(ws: Workspace, paths: list[str], timeout: float = 60, browser: bool = True) -> list[CheckResult]:
     results = []
     for rel in dict.fromkeys(paths):
         p = ws.root / rel
@@ -39,7 +42,7 @@ def check_files(ws: Workspace, paths: list[str], timeout: float = 60) -> list[Ch
         if kind == ".py":
             results.append(_python(ws, rel, timeout))
         elif kind in (".html", ".htm"):
-            results.append(_html(ws, rel, timeout))
+            results.append(_html(ws, rel, timeout, browser))
         elif kind in (".js", ".mjs"):
             results.append(_js_file(ws, rel, timeout))
         elif kind == ".json":
@@ -107,7 +110,7 @@ class _PageScan(HTMLParser):
             self._buf.append(data)
 
 
-def _html(ws: Workspace, rel: str, timeout: float) -> CheckResult:
+def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True) -> CheckResult:
     text = (ws.root / rel).read_text(errors="replace")
     scan = _PageScan()
     try:
@@ -141,7 +144,24 @@ def _html(ws: Workspace, rel: str, timeout: float) -> CheckResult:
         problems.append("the script contains placeholder comments instead of code: write the complete code")
     if problems:
         return CheckResult(rel, False, "; ".join(problems))
-    return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check")
+    ran = ""
+    if browser:
+        from . import browser_check
+
+        if browser_check.available():
+            app = browser_check.check_html_app(ws.root / rel, timeout_s=min(timeout, 30))
+            d = app.details
+            if app.errors:
+                problems.append("JavaScript errors when the page runs in a browser: " + " | ".join(app.errors[:3])[:1200])
+            elif d.get("canvas") and not app.canvas_changed:
+                problems.append("the canvas never changes after the page loads: start the loop/animation on load")
+            elif d.get("canvas") and d.get("key_listeners") and not app.responds_to_keys:
+                problems.append("pressing the arrow keys changes nothing on the canvas (does the game end at once, "
+                                "or ignore the keys?)")
+            ran = "; runs in Chromium: " + app.summary()
+    if problems:
+        return CheckResult(rel, False, "; ".join(problems))
+    return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check" + ran)
 
 
 _PLACEHOLDER = re.compile(r"//.*(?:code goes here|your (?:game |)code here|implement (?:the |)(?:game|logic) here|TODO: implement)",

@@ -26,7 +26,7 @@ from .checkpoint import Checkpoint
 from .checks import CheckResult, check_files
 from .session import Session
 from .tools import ToolResult, Toolbox
-from .workspace import Workspace
+from .workspace import ToolError, Workspace
 
 
 @dataclass
@@ -40,6 +40,7 @@ class AgentConfig:
     speculate: str = "auto"
     sampling: SamplingParams = field(default_factory=SamplingParams)
     auto_finish: bool = True  # files written this turn all pass their checks -> done
+    browser_check: bool = True  # run written HTML pages in headless Chromium when it is installed
     style: str = "terse"  # system prompt style, see prompts.system_prompt
 
 
@@ -165,7 +166,13 @@ class Agent:
                     checkpointed = True
                 lines, changed, finished, summary, failed = self._execute(actions, session)
                 written += changed
-                last_checks = check_files(self.ws, changed, timeout=cfg.command_timeout) if changed else []
+                # check what the model wrote this turn, changed or not: rewriting a failing file
+                # unchanged must fail again, not pass silently
+                targets = changed + [str(a.args["path"]) for a in actions
+                                     if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
+                targets = [t for t in dict.fromkeys(targets) if self._is_workspace_file(t)]
+                last_checks = check_files(self.ws, targets, timeout=cfg.command_timeout,
+                                          browser=cfg.browser_check) if targets else []
                 if last_checks:
                     self.ui.checks(last_checks)
                     session.log("checks", results=[asdict(c) for c in last_checks])
@@ -203,6 +210,12 @@ class Agent:
             return end("max_turns", f"stopped after {cfg.max_turns} turns")
         except KeyboardInterrupt:
             return end("interrupted", "interrupted by the user")
+
+    def _is_workspace_file(self, rel: str) -> bool:
+        try:
+            return self.ws.resolve(rel).is_file()
+        except ToolError:
+            return False
 
     def _ask(self, messages: list[dict], max_tokens: int) -> Done:
         cfg = self.config

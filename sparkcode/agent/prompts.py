@@ -32,6 +32,7 @@ print("hello, world")
 
 _WORK_RULES = """- Write complete, working code. Never leave placeholders or TODOs.
 - A web page, app or game is ONE self-contained HTML file: inline <style> and <script>, no external files or libraries. It must start by itself when the page loads.
+- Games must be complete and playable: a running game loop, keyboard controls, score, game over and restart.
 - Use relative paths inside the workspace.
 - After your actions the workspace checks the files and shows you the results. Fix what fails."""
 

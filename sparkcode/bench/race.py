@@ -159,7 +159,7 @@ def check_workspace(root: Path, files: list[str], check_html: Callable | None = 
     checks: list[dict] = []
     if html:
         if check_html is None:
-            from .browser_check import check_html_app as check_html
+            from ..agent.browser_check import check_html_app as check_html
         for f in html:
             r = check_html(root / f)
             checks.append({"file": f, "ok": r.ok, "message": r.summary(), "errors": r.errors[:5],

@@ -134,7 +134,7 @@ def check_html_app(path: Path | str, timeout_s: float = 20) -> AppCheck:
         raise SparkcodeError("checking web pages needs the `playwright` package (pip install 'playwright>=1.45'); "
                              "its browser download is not needed, Debian's chromium is used")
     exe = chromium_path()
-    cmd = [sys.executable, "-m", "sparkcode.bench.browser_check", "--json", "--chromium", exe,
+    cmd = [sys.executable, "-m", "sparkcode.agent.browser_check", "--json", "--chromium", exe,
            "--timeout", str(timeout_s), str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True, text=True)
@@ -310,7 +310,7 @@ def _dedupe(xs: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m sparkcode.bench.browser_check",
+    ap = argparse.ArgumentParser(prog="python -m sparkcode.agent.browser_check",
                                  description="Load a web page in headless Chromium and report whether it works.")
     ap.add_argument("path")
     ap.add_argument("--timeout", type=float, default=20)
