@@ -73,7 +73,8 @@ def test_ask_streams_text_and_json_stats(smol_path):
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]
     data = json.loads(last)
-    for key in ("prompt_tokens", "cached_tokens", "prefill_s", "ttft_s", "decode_tokens", "decode_tps", "wall_s", "text"):
+    for key in ("prompt_tokens", "cached_tokens", "prefill_s", "ttft_s", "decode_tokens", "decode_tps", "wall_s", "text",
+                "drafted", "accepted", "acceptance", "mean_accepted_len"):
         assert key in data
     assert data["decode_tokens"] <= 12
     assert data["text"] and data["text"] in r.stdout

@@ -89,7 +89,7 @@ class LlamaServer:
 
     def decode_tps(self, prompt: str, max_tokens: int) -> float:
         r = self.client.post("/completion", json={"prompt": prompt, "n_predict": max_tokens, "temperature": 0,
-                                                  "top_k": 1, "cache_prompt": False, "samplers": ["top_k"]})
+                                                  "top_k": 1, "cache_prompt": True, "samplers": ["top_k"]})
         r.raise_for_status()
         return float(r.json()["timings"]["predicted_per_second"])
 

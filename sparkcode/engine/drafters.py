@@ -24,7 +24,8 @@ from .sampling import Sampler
 
 class Drafter(Protocol):
     name: str
-    cost_per_token_s: float  # measured time to draft one token
+    cost_per_token_s: float  # measured time to draft one more token
+    fixed_cost_s: float  # measured time per proposal, whatever its length
 
     def propose(self, context: Sequence[int], k: int, sampler: Sampler) -> tuple[list[int], list | None]: ...
 
@@ -32,9 +33,10 @@ class Drafter(Protocol):
 class NgramDrafter:
     name = "ngram"
     cost_per_token_s = 0.0
+    fixed_cost_s = 0.0
     match_len = 0
 
-    def __init__(self, n_min: int = 2, n_max: int = 6):
+    def __init__(self, n_min: int = 2, n_max: int = 10):
         self.n_min, self.n_max = n_min, n_max
         self._ctx = _NgramIndex(n_min, n_max)
         self._extra = _NgramIndex(n_min, n_max)
@@ -110,7 +112,16 @@ class ModelDrafter:
             )
         self.ctx = LlamaContext(self.model, n_ctx=n_ctx, n_batch=512, threads=threads)
         self.cached: list[int] = []
-        self.cost_per_token_s = 0.0
+        self.cost_per_token_s = 0.0  # one draft decode step
+        self.fixed_cost_s = 0.0  # per proposal, besides catching up
+        self.sync_cost_per_token_s = 0.0  # evaluating context the draft has not seen yet
+
+    def catch_up_cost(self, context: Sequence[int]) -> float:
+        """What the next proposal will spend first evaluating tokens it missed (e.g. while
+        prompt lookup was drafting): after a long copy this alone can make the draft not pay."""
+        from .core import common_prefix
+
+        return (len(context) - common_prefix(self.cached, context)) * self.sync_cost_per_token_s
 
     def _sync(self, context: Sequence[int]):
         from .core import common_prefix
@@ -127,7 +138,13 @@ class ModelDrafter:
         if k <= 0:
             return [], None
         t0 = time.perf_counter()
+        behind = len(context) - len(self.cached)
         logits = self._sync(context)
+        t1 = time.perf_counter()
+        if behind > 8:
+            per_sync = (t1 - t0) / behind
+            s = self.sync_cost_per_token_s
+            self.sync_cost_per_token_s = per_sync if s == 0 else 0.8 * s + 0.2 * per_sync
         out: list[int] = []
         dists: list | None = None if sampler.params.greedy else []
         for i in range(k):
@@ -143,8 +160,10 @@ class ModelDrafter:
                 self.ctx.decode_one(tok, pos)
                 self.cached.append(tok)
                 logits = self.ctx.logits_at(0)
-        per = (time.perf_counter() - t0) / k
-        self.cost_per_token_s = per if self.cost_per_token_s == 0 else 0.8 * self.cost_per_token_s + 0.2 * per
+        fixed, per = (t1 - t0) if behind <= 8 else self.fixed_cost_s, (time.perf_counter() - t1) / max(1, k - 1)
+        if k > 1:
+            self.cost_per_token_s = per if self.cost_per_token_s == 0 else 0.8 * self.cost_per_token_s + 0.2 * per
+        self.fixed_cost_s = fixed if self.fixed_cost_s == 0 else 0.8 * self.fixed_cost_s + 0.2 * fixed
         return out, dists
 
     def close(self):

@@ -29,8 +29,8 @@ from .drafters import ModelDrafter, NgramDrafter
 from .sampling import Sampler
 from .stats import Stats
 
-K_MAX = 16
-_PROBE_SIZES = (1, 2, 4, 8, 12, 17)
+K_MAX = 32
+_PROBE_SIZES = (1, 2, 5, 9, 17, 33)
 
 
 # ---------------------------------------------------------------------------- verification
@@ -59,7 +59,7 @@ def accept_or_resample(p_ids: np.ndarray, p_probs: np.ndarray, draft: int, q: tu
 
 
 class CostModel:
-    """Seconds to verify a batch of b tokens, measured on this machine and interpolated."""
+    """Seconds to verify a batch of b tokens at one context length, interpolated between probes."""
 
     def __init__(self, points: dict[int, float]):
         self.sizes = sorted(points)
@@ -69,7 +69,8 @@ class CostModel:
         return float(np.interp(b, self.sizes, self.times))
 
     @classmethod
-    def measure(cls, engine, reps: int = 3) -> "CostModel":
+    def measure(cls, engine, reps: int = 2) -> "CostModel":
+        """Time dummy batches appended at the current position, then remove them again."""
         ctx, pos = engine.ctx, len(engine.cached)
         tok = engine.cached[-1] if engine.cached else engine.model.bos
         points = {}
@@ -82,51 +83,89 @@ class CostModel:
                 ctx.decode([tok] * b, pos, "all")
                 times.append(time.perf_counter() - t0)
                 ctx.truncate(pos)
-            points[b] = float(np.median(times))
+            points[b] = float(min(times))  # the machine's cost, not its noise
         return cls(points)
 
-    @classmethod
-    def cached(cls, engine) -> "CostModel":
-        path = models.home_dir() / "calibration.json"
-        key = f"{engine.model.path.name}|{engine.model.path.stat().st_size}|threads={engine.threads}"
+
+class CostTable:
+    """Verify costs per context-length bucket (attention makes big batches dearer as context
+    grows): measured once per model, thread count and bucket, then kept in
+    ``$SPARKCODE_HOME/calibration.json``."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.path = models.home_dir() / "calibration.json"
+        m = engine.model.path
+        self.key = f"{m.name}|{m.stat().st_size}|threads={engine.threads}|v3"
+        self.models: dict[int, CostModel] = {}
+
+    @staticmethod
+    def bucket(pos: int) -> int:
+        return max(512, 1 << max(0, (pos - 1).bit_length()))  # 512, 1024, 2048, ...
+
+    def at(self, pos: int) -> CostModel:
+        b = self.bucket(pos)
+        if b not in self.models:
+            data = self._load()
+            entry = data.get(self.key, {}).get(str(b))
+            if entry:
+                self.models[b] = CostModel({int(k): v for k, v in entry.items()})
+            else:
+                cm = CostModel.measure(self.engine)
+                self.models[b] = cm
+                data.setdefault(self.key, {})[str(b)] = {str(k): t for k, t in zip(cm.sizes, cm.times)}
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self.path.write_text(json.dumps(data, indent=1))
+                except OSError:
+                    pass
+        return self.models[b]
+
+    def _load(self) -> dict:
         try:
-            data = json.loads(path.read_text())
+            return json.loads(self.path.read_text())
         except (OSError, ValueError):
-            data = {}
-        if key in data:
-            return cls({int(b): t for b, t in data[key].items()})
-        cm = cls.measure(engine)
-        data[key] = {str(b): t for b, t in zip(cm.sizes, cm.times)}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(data, indent=1))
-        except OSError:
-            pass
-        return cm
+            return {}
 
 
 class Acceptance:
-    """Online estimate of the per-token acceptance probability of one drafter."""
+    """Online estimate of the per-token acceptance probability of one kind of guess.
 
-    def __init__(self, prior: float = 0.5, weight: float = 4.0, decay: float = 0.97):
+    Geometric model: each guessed token is kept with probability alpha until the first miss;
+    the estimate is kept / (kept + misses), decayed so it follows the text. `optimistic` adds
+    an exploration bonus that shrinks with evidence, so a kind of guess that was never (or not
+    lately) tried gets tried instead of being written off by its prior.
+    """
+
+    def __init__(self, prior: float = 0.5, weight: float = 2.0, decay: float = 0.97):
         self.acc, self.rej, self.decay = prior * weight, (1 - prior) * weight, decay
+        self.n = 0.0
 
     def update(self, accepted: int, drafted: int) -> None:
         rejected = 1 if accepted < drafted else 0
         self.acc = self.acc * self.decay + accepted
         self.rej = self.rej * self.decay + rejected
+        self.n = self.n * self.decay + 1
 
     @property
     def alpha(self) -> float:
-        return min(0.99, self.acc / (self.acc + self.rej))
+        return min(0.995, self.acc / (self.acc + self.rej))
+
+    @property
+    def optimistic(self) -> float:
+        # shrink the miss rate, not add to alpha: at alpha 0.9 vs 0.99 the expected run
+        # lengths differ tenfold, so the bonus must scale with the misses seen
+        miss = 1.0 - self.alpha
+        return min(0.995, 1.0 - miss * (1.0 - 1.0 / (1.0 + self.n) ** 0.5))
 
 
-def best_k(alpha: float, cost: CostModel, draft_cost: float, k_limit: int) -> tuple[int, float]:
-    """k maximising expected tokens per second: (1 + E[accepted]) / (verify(k+1) + k * draft)."""
+def best_k(alpha: float, cost: CostModel, draft_cost: float, k_limit: int, draft_fixed: float = 0.0) -> tuple[int, float]:
+    """k maximising expected tokens per second:
+    (1 + E[accepted]) / (verify(k+1) + draft_fixed + k * draft_cost)."""
     best, best_rate = 0, 1.0 / cost(1)
     for k in range(1, k_limit + 1):
         expected = alpha * (1 - alpha**k) / (1 - alpha)
-        rate = (1 + expected) / (cost(k + 1) + k * draft_cost)
+        rate = (1 + expected) / (cost(k + 1) + draft_fixed + k * draft_cost)
         if rate > best_rate:
             best, best_rate = k, rate
     return best, best_rate
@@ -142,10 +181,11 @@ class Speculator:
     6-token match predicts the continuation far better than a 2-token one.
     """
 
-    def __init__(self, engine, mode: str, drafters: list, cost: CostModel):
+    def __init__(self, engine, mode: str, drafters: list, costs: CostTable):
         self.mode = mode
         self.drafters = drafters
-        self.cost = cost
+        self.costs = costs
+        self.cost = costs.at(len(engine.cached) + 1)
         self.acceptance: dict[str, Acceptance] = {}
 
     def _key(self, d) -> str:
@@ -153,11 +193,23 @@ class Speculator:
 
     def _alpha(self, key: str) -> Acceptance:
         if key not in self.acceptance:
-            self.acceptance[key] = Acceptance()
+            # a long n-gram match is usually copied text: start hopeful there, neutral elsewhere
+            self.acceptance[key] = Acceptance(prior=0.8 if key.startswith("ngram") else 0.5)
         return self.acceptance[key]
+
+    def _plan(self, acc: Acceptance, step_cost: float, limit: int, fixed: float) -> tuple[int, float]:
+        """k from the estimate; if that says "don't", a cheap probe (k <= 2) when the optimistic
+        estimate says it might pay — so an estimate that went stale can recover."""
+        k, rate = best_k(acc.alpha, self.cost, step_cost, limit, fixed)
+        if k == 0:
+            k_opt, rate_opt = best_k(acc.optimistic, self.cost, step_cost, limit, fixed)
+            if k_opt:
+                return min(k_opt, 2), rate_opt
+        return k, rate
 
     def choose(self, context: Sequence[int], sampler: Sampler, room: int):
         """(drafter, guesses, draft distributions, acceptance key) for this step; no drafter = plain step."""
+        self.cost = self.costs.at(len(context))
         best = (None, [], None, "", 1.0 / self.cost(1))
         for d in self.drafters:
             if isinstance(d, NgramDrafter):
@@ -165,13 +217,16 @@ class Speculator:
                 if not guess:
                     continue  # nothing to copy: prompt lookup has no opinion
                 key = self._key(d)
-                k, rate = best_k(self._alpha(key).alpha, self.cost, 0.0, len(guess))
+                k, rate = self._plan(self._alpha(key), 0.0, len(guess), 0.0)
                 if self.mode != "auto":
                     k = max(k, 1)
                 if k and (rate > best[4] or best[0] is None and self.mode != "auto"):
                     best = (d, guess[:k], None, key, rate)
             else:
-                k, rate = best_k(self._alpha(d.name).alpha, self.cost, d.cost_per_token_s, room)
+                if best[0] is not None and self.mode == "auto":
+                    break  # prompt lookup's guess is free; the draft model runs only when it has none
+                fixed = d.fixed_cost_s + d.catch_up_cost(context)
+                k, rate = self._plan(self._alpha(d.name), d.cost_per_token_s, room, fixed)
                 if self.mode != "auto":
                     k = max(k, 1)
                 if k and (rate > best[4] or best[0] is None and self.mode != "auto"):
@@ -237,7 +292,7 @@ def make_speculator(engine, mode: str) -> Speculator:
         drafters.append(engine.drafter("ngram"))
     if mode == "draft" or (mode == "auto" and engine.has_draft):
         drafters.append(engine.drafter("draft"))
-    return Speculator(engine, mode, drafters, CostModel.cached(engine))
+    return Speculator(engine, mode, drafters, CostTable(engine))
 
 
 def default_draft_for(model_name: str) -> str | None:
@@ -249,4 +304,10 @@ def load_draft(engine, draft_model: str | None) -> ModelDrafter:
     if not name:
         raise EngineError(f"no draft model known for {engine.model_name}; pass one explicitly")
     path = models.resolve(name, show_progress=False)
-    return ModelDrafter(engine.model, path, engine.threads, engine.n_ctx)
+    drafter = ModelDrafter(engine.model, path, engine.threads, engine.n_ctx)
+    # until measured: a decode step costs about what its weights weigh, relative to the target's
+    step = CostTable(engine).at(len(engine.cached) + 1)(1)
+    drafter.cost_per_token_s = step * path.stat().st_size / engine.model.path.stat().st_size
+    drafter.fixed_cost_s = drafter.cost_per_token_s
+    drafter.sync_cost_per_token_s = drafter.cost_per_token_s / 4  # batched evaluation is cheaper per token
+    return drafter

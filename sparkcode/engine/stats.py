@@ -36,10 +36,16 @@ class Stats:
     def acceptance(self) -> float:
         return self.accepted / self.drafted if self.drafted else 0.0
 
+    @property
+    def mean_accepted_len(self) -> float:
+        """Guessed tokens kept per target forward pass (each pass also yields its own token)."""
+        passes = self.decode_tokens - self.accepted
+        return self.accepted / passes if passes > 0 else 0.0
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(decode_tps=round(self.decode_tps, 2), prefill_tps=round(self.prefill_tps, 2),
-                 acceptance=round(self.acceptance, 3))
+                 acceptance=round(self.acceptance, 3), mean_accepted_len=round(self.mean_accepted_len, 2))
         for k in ("prefill_s", "ttft_s", "decode_s", "wall_s"):
             d[k] = round(d[k], 4)
         return d
