@@ -104,7 +104,7 @@ def main(args) -> int:
              "cached before each timed run). Peers run the same rendered prompt, model and threads.")
     png = None
     if args.out != "-":
-        png = Path(args.out).resolve().parent / "bench-speed.png"
+        png = Path(args.out).resolve().parent / f"bench-speed-{time.strftime('%Y%m%d-%H%M')}.png"
         bar_chart(png, f"decode tok/s by workload ({engine.model_name}, {engine.threads} threads)", workloads, series)
     append_section(args.out, "Speculative decoding", {
         "model": engine.model_name, "draft model": draft or "-", "threads": engine.threads, "machine": machine(),
