@@ -117,19 +117,23 @@ def openai_router(ctx: ServerContext) -> APIRouter:
         ctx.check_model(model_id)
         return model_card()
 
+    async def respond(request: Request, chat, stream: bool, render_done, render_sse):
+        """Queue the generation; answer with one JSON body, or stream it as SSE."""
+        job = ctx.submit_chat(chat)
+        if not stream:
+            return JSONResponse(render_done(await _collect(request, job, ctx.scheduler)))
+        events = await _open_stream(request, job, ctx.scheduler)
+        return JobStreamingResponse(render_sse(events), job, ctx.scheduler)
+
     @router.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         ctx.check_model(body.model)
         chat = body.to_chat_request(ctx.max_tokens_cap)
         tools_on = chat.tools is not None
-        job = ctx.submit_chat(chat)
         cid = fmt.new_id("chatcmpl")
-        if not body.stream:
-            done = await _collect(request, job, ctx.scheduler)
-            return JSONResponse(fmt.chat_completion(cid, ctx.model_name, done, tools_on))
-        events = await _open_stream(request, job, ctx.scheduler)
-        return JobStreamingResponse(_chat_sse(events, cid, ctx.model_name, tools_on, body.include_usage()),
-                                    job, ctx.scheduler)
+        return await respond(request, chat, body.stream,
+                             lambda done: fmt.chat_completion(cid, ctx.model_name, done, tools_on),
+                             lambda events: _chat_sse(events, cid, ctx.model_name, tools_on, body.include_usage()))
 
     @router.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
@@ -137,14 +141,10 @@ def openai_router(ctx: ServerContext) -> APIRouter:
         ctx.check_model(body.model)
         chat = body.to_chat_request(ctx.max_tokens_cap)
         prefix = body.prompt_text() if body.echo else ""
-        job = ctx.submit_chat(chat)
         cid = fmt.new_id("cmpl")
-        if not body.stream:
-            done = await _collect(request, job, ctx.scheduler)
-            return JSONResponse(fmt.text_completion(cid, ctx.model_name, done, prefix))
-        events = await _open_stream(request, job, ctx.scheduler)
-        return JobStreamingResponse(_text_sse(events, cid, ctx.model_name, prefix, body.include_usage()),
-                                    job, ctx.scheduler)
+        return await respond(request, chat, body.stream,
+                             lambda done: fmt.text_completion(cid, ctx.model_name, done, prefix),
+                             lambda events: _text_sse(events, cid, ctx.model_name, prefix, body.include_usage()))
 
     return router
 
