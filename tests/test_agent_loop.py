@@ -75,6 +75,15 @@ def test_reply_without_actions_is_nudged(tmp_path):
     out = a.run("make a page")
     assert out.status == "done"
     assert "no action found" in backend.requests[1].messages[-1]["content"]
+    assert "code blocks were not saved" not in backend.requests[1].messages[-1]["content"]
+
+
+def test_unsaved_code_blocks_get_a_precise_nudge(tmp_path):
+    unnamed = "Here is the page and its style:\n```html\n<p>\nhi\n</p>\n```\n```css\np {\n color: red;\n}\n```"
+    a, backend = agent(tmp_path, [unnamed, GOOD_HTML])
+    out = a.run("make a page")
+    assert out.status == "done"
+    assert "put a line `FILE: <path>` right before each block" in backend.requests[1].messages[-1]["content"]
 
 
 def test_turn_and_token_limits_end_the_run_explicitly(tmp_path):
@@ -195,6 +204,11 @@ def test_killed_run_leaves_a_readable_session(tmp_path):
     ("```html\n<!DOCTYPE html>\n<p>hi</p>\n</html>\n```", [("write_file", "index.html")]),
     ("```python main.py\nprint(1)\n```", [("write_file", "main.py")]),
     ("Run it:\n```bash\npython3 a.py\n```", []),
+    ("### Step 1\nCreate a file named `snake.html` in the workspace root.\n\n```html\n<p>\nhi\n</p>\n```",
+     [("write_file", "snake.html")]),
+    ("Then save this as app.py:\n```python\nprint(1)\nprint(2)\n```", [("write_file", "app.py")]),
+    ("Run `main.py` like this:\n```bash\npython3 main.py\n```", []),
+    ("Unlike `notes.md`, this page:\n```html\n<p>\nhi\n</p>\n```", [("write_file", "index.html")]),
     ('<tool_call>{"name": "list_files", "arguments": {}}</tool_call>', [("list_files", None)]),
 ])
 def test_reply_parsing_is_tolerant(reply, expected):

@@ -4,7 +4,9 @@ Recognised, in this order, each consuming its span of the text:
 1. SEARCH/REPLACE edit blocks (see `edits.py`);
 2. ``<tool_call>{json}</tool_call>`` calls;
 3. whole-file blocks: a path (``FILE: path``, ``### path``, ``**path**``, `` `path` `` or a
-   ``path:`` line) right before a fenced block, or a path in the fence's info string. A lone
+   ``path:`` line) right before a fenced block, or a path in the fence's info string, or a
+   prose line just above the block that names one file ("Create a file named `game.html`:")
+   whose extension fits the block's language (never for shell blocks). A lone
    unnamed code block is taken as the file of its language when it is the only code in the
    reply (``index.html``, ``main.py``, …) or as the single existing file of that type.
 
@@ -67,11 +69,12 @@ def _file_blocks(text: str, existing: list[str]) -> list[Action]:
     unnamed: list[tuple[str, str]] = []
     for m in _FENCE.finditer(text):
         info, body = m.group("info").strip(), m.group("body")
-        path = _path_from_info(info) or _path_before(text, m.start())
+        lang = info.lower().split()[0] if info else ""
+        path = _path_from_info(info) or _path_before(text, m.start()) or _path_in_prose(text, m.start(), lang)
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
         else:
-            unnamed.append((info.lower().split()[0] if info else "", body))
+            unnamed.append((lang, body))
     code = [(lang, body) for lang, body in unnamed if _LANG_FILE.get(lang, "?") is not None and body.count("\n") >= 2]
     if not found and len(code) == 1:
         lang, body = code[0]
@@ -94,3 +97,24 @@ def _path_before(text: str, start: int) -> str | None:
     before = text[:start].rstrip("\n").rsplit("\n", 1)[-1].strip()
     m = _NAME_LINE.fullmatch(before)
     return m.group(1) if m else None
+
+
+_PROSE_PATH = re.compile(r"(?:`|\*\*)(" + _PATH + r")(?:`|\*\*)|(" + _PATH + r")[:.]?\s*$")
+_EXTS_OF_LANG = {"html": (".html", ".htm"), "python": (".py",), "py": (".py",), "javascript": (".js", ".mjs"),
+                 "js": (".js", ".mjs"), "css": (".css",), "json": (".json",), "typescript": (".ts",), "ts": (".ts",),
+                 "markdown": (".md",), "md": (".md",), "toml": (".toml",), "yaml": (".yaml", ".yml")}
+
+
+def _path_in_prose(text: str, start: int, lang: str) -> str | None:
+    """A file named in the sentence just above a block, as chatty models write:
+    "Create a file named `snake.html` in the workspace root." The one named path must have an
+    extension that fits the block's language; shell and unlabeled blocks never qualify."""
+    exts = _EXTS_OF_LANG.get(lang)
+    if not exts:
+        return None
+    lines = [ln for ln in text[:start].rstrip("\n").rsplit("\n", 3)[-3:] if ln.strip()]
+    if not lines:
+        return None
+    names = {a or b for a, b in _PROSE_PATH.findall(lines[-1])}
+    names = {n for n in names if n.lower().endswith(exts) and not n.startswith(".")}
+    return names.pop() if len(names) == 1 else None

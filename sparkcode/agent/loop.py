@@ -195,6 +195,9 @@ class Agent:
                         return end("done", "the model stopped acting after its changes passed the checks")
                     lines = ["no action found in your reply. Write files with `FILE: path` + a fenced block, "
                              "edit with SEARCH/REPLACE blocks, or call a tool in <tool_call> tags."]
+                    if "```" in done.text:
+                        lines.append("your code blocks were not saved: put a line `FILE: <path>` right before "
+                                     "each block, with the complete file content in the block.")
                     problems = True
                 elif cfg.auto_finish and changed and not problems and not any(a.tool in ("run", "read_file", "list_files")
                                                                              for a in actions):
