@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--threads", type=_positive_int, default=None)
     bq.add_argument("--max-tokens", type=_positive_int, default=768, help="most tokens per answer (default 768)")
     bq.add_argument("--timeout", type=_positive_int, default=10, help="seconds per sandboxed test run (default 10)")
+    bq.add_argument("--journal", default=None,
+                    help="JSONL file that records each problem as it finishes; a rerun with the same file "
+                         "skips what is already there (resume an interrupted run)")
     bq.add_argument("--json", action="store_true", help="print one JSON object with per-problem results")
     bq.add_argument("--out", default="docs/BENCHMARKS.md", help="markdown file to append to ('-' = print only)")
 

@@ -252,7 +252,27 @@ def test_cli_json_and_report(tmp_path, monkeypatch, capsys):
         ("HumanEval/0", "single"), ("HumanEval/0", "agent"), ("HumanEval/1", "single"), ("HumanEval/1", "agent")]
     text = out_md.read_text()
     assert "HumanEval pass@1" in text and "| spark-mini | qwen2.5-coder-0.5b | single | 2/2 | 100.00 | 61.6 |" in text
-    assert (tmp_path / "docs" / "bench-quality.png").stat().st_size > 1000
+    (png,) = (tmp_path / "docs").glob("bench-quality-*.png")
+    assert png.stat().st_size > 1000 and png.name in text
+
+
+def test_journal_resumes_an_interrupted_run_without_asking_the_model_again(tmp_path):
+    problems = Q.load_problems(3)
+    journal = tmp_path / "q.jsonl"
+    prof = Profile("s", "m", speculate="off")
+    first = canonical_backend(problems)
+    Q.run_quality([prof], ["single"], problems=problems[:2], backend_factory=lambda p: first, journal=journal)
+    assert len(first.requests) == 2
+    with open(journal, "a") as f:
+        f.write('{"key": "s|m|off|", "task_id": "Huma')  # the run was killed mid-write
+    again = canonical_backend(problems)
+    res = Q.run_quality([prof], ["single"], problems=problems, backend_factory=lambda p: again, journal=journal)
+    assert len(again.requests) == 1 and problems[2].prompt in again.requests[0].messages[0]["content"]
+    assert [r.task_id for r in res.results] == [p.task_id for p in problems] and res.pass_at_1("s", "single") == 100
+    # another profile or mode set is not taken from the journal
+    other = canonical_backend(problems)
+    Q.run_quality([prof], ["single", "agent"], problems=problems[:1], backend_factory=lambda p: other, journal=journal)
+    assert len(other.requests) == 1
 
 
 def test_unknown_mode_is_refused():

@@ -340,25 +340,63 @@ def solve(problem: Problem, backend, profile: Profile, modes: list[str], max_tok
 def run_quality(profiles: list[Profile], modes: Sequence[str] = MODES, limit: int | None = None,
                 threads: int | None = None, max_tokens: int = 768, timeout: float = 10,
                 backend_factory: Callable[[Profile], object] | None = None,
-                problems: list[Problem] | None = None, progress: Callable[[str], None] | None = None) -> QualityResult:
+                problems: list[Problem] | None = None, progress: Callable[[str], None] | None = None,
+                journal: Path | str | None = None) -> QualityResult:
+    """Run every problem under every profile. With ``journal`` (a JSONL file), each problem's
+    results are appended as they finish and problems already there for the same profile
+    (name, model, speculation, modes, max_tokens) are taken from it instead of rerun, so a
+    long run that was interrupted picks up where it stopped."""
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise SparkcodeError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use {', '.join(MODES)}")
     problems = problems if problems is not None else load_problems(limit)
     factory = backend_factory or (lambda p: backend_for(p, threads=threads, n_ctx=8192, show_progress=False))
     res = QualityResult(profiles, list(modes), len(problems), jail=jail_kind())
+    done = _read_journal(journal)
     for prof in profiles:
-        backend = factory(prof)
+        key = _journal_key(prof, modes, max_tokens)
+        todo = [p for p in problems if (key, p.task_id) not in done]
+        backend = factory(prof) if todo else None
         try:
             for i, problem in enumerate(problems, 1):
+                if (key, problem.task_id) in done:
+                    res.results += done[(key, problem.task_id)]
+                    continue
                 rs = solve(problem, backend, prof, modes, max_tokens, timeout)
                 res.results += rs
+                _append_journal(journal, key, problem.task_id, rs)
                 if progress:
                     marks = " ".join(f"{r.mode} {'✓' if r.passed else '✗'}" for r in rs)
                     progress(f"[{prof.name}] {i}/{len(problems)} {problem.task_id}: {marks}")
         finally:
-            close_backend(backend)
+            if backend is not None:
+                close_backend(backend)
     return res
+
+
+def _journal_key(prof: Profile, modes: Sequence[str], max_tokens: int) -> str:
+    return f"{prof.name}|{prof.model}|{prof.speculate}|{prof.api_base or ''}|{','.join(sorted(modes))}|{max_tokens}"
+
+
+def _read_journal(journal: Path | str | None) -> dict[tuple[str, str], list[ProblemResult]]:
+    done: dict[tuple[str, str], list[ProblemResult]] = {}
+    if journal is None or not Path(journal).exists():
+        return done
+    for line in Path(journal).read_text().splitlines():
+        try:
+            rec = json.loads(line)
+            done[(rec["key"], rec["task_id"])] = [ProblemResult(**r) for r in rec["results"]]
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a killed run: that problem is simply run again
+    return done
+
+
+def _append_journal(journal: Path | str | None, key: str, task_id: str, rs: list[ProblemResult]) -> None:
+    if journal is None:
+        return
+    Path(journal).parent.mkdir(parents=True, exist_ok=True)
+    with open(journal, "a") as f:
+        f.write(json.dumps({"key": key, "task_id": task_id, "results": [asdict(r) for r in rs]}) + "\n")
 
 
 # ---- output -------------------------------------------------------------------------------------------------------
@@ -384,7 +422,7 @@ def write_report(res: QualityResult, out: str, threads: int | None = None) -> No
 
     png = None
     if out != "-":
-        png = Path(out).resolve().parent / "bench-quality.png"
+        png = Path(out).resolve().parent / f"bench-quality-{time.strftime('%Y%m%d-%H%M')}.png"
         series = {m: [res.pass_at_1(p.name, m) for p in res.profiles] for m in res.modes}
         series["published"] = [PUBLISHED.get(p.model, 0.0) for p in res.profiles]
         bar_chart(png, f"HumanEval pass@1 (%), {res.n_problems} problems", [p.name for p in res.profiles], series,
@@ -409,14 +447,14 @@ def _data_version() -> str:
 
 
 def main(args) -> int:
-    """`sparkcode bench quality`: args has profiles, modes, limit, threads, max_tokens, timeout, json, out."""
+    """`sparkcode bench quality`: args has profiles, modes, limit, threads, max_tokens, timeout, journal, json, out."""
     known = load_profiles(Path.cwd())
     profiles = [get_profile(n.strip(), known) for n in args.profiles.split(",") if n.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     log = (lambda line: print(line, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     res = run_quality(profiles, modes, limit=args.limit, threads=args.threads, max_tokens=args.max_tokens,
-                      timeout=args.timeout, progress=log)
+                      timeout=args.timeout, progress=log, journal=args.journal)
     log(f"done in {time.perf_counter() - t0:.0f} s")
     if args.json:
         print(json.dumps(res.to_dict(), ensure_ascii=False))
