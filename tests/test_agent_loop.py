@@ -26,6 +26,9 @@ setInterval(() => { x = (x + 1) % 100; ctx.fillRect(x, 10, 5, 5); }, 50);
 </script></body></html>
 ```"""
 
+GOOD_GAME = GOOD_HTML.replace("let x = 0;", "let x = 0, y = 10;\ndocument.addEventListener('keydown', e => {"
+                               " if (e.key === 'ArrowDown') y += 5; if (e.key === 'ArrowUp') y -= 5; });"
+                               ).replace("ctx.fillRect(x, 10, 5, 5)", "ctx.fillRect(x, y, 5, 5)")
 BROKEN_HTML = GOOD_HTML.replace("let x = 0;", "let x = = 0;")
 
 
@@ -225,7 +228,7 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
 def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
     placeholder = ("FILE: game.html\n```html\n<!DOCTYPE html>\n<html><body><canvas id=\"c\"></canvas>\n<script>\n"
                    "// Your snake game code goes here\n</script></body></html>\n```")
-    a, backend = agent(tmp_path, [placeholder, GOOD_HTML])
+    a, backend = agent(tmp_path, [placeholder, GOOD_GAME])
     out = a.run("build a snake game in one HTML file")
     assert out.status == "done" and len(out.turns) == 2
     assert "placeholder" in backend.requests[1].messages[-1]["content"]
@@ -246,3 +249,15 @@ def test_runtime_javascript_error_found_in_the_browser_goes_back_to_the_model(tm
     assert out.status == "done" and len(out.turns) == 2
     feedback = backend.requests[1].messages[-1]["content"]
     assert "JavaScript errors when the page runs" in feedback and "startGame" in feedback
+
+
+@pytest.mark.browser
+def test_a_game_that_cannot_be_steered_goes_back_to_the_model(tmp_path):
+    a, backend = agent(tmp_path, [GOOD_HTML, GOOD_GAME])
+    out = a.run("make a tiny game")
+    assert out.status == "done" and len(out.turns) == 2
+    assert "the game has no keyboard controls" in backend.requests[1].messages[-1]["content"]
+    # the same animation is fine when no game was asked for
+    (tmp_path / "other").mkdir()
+    a, backend = agent(tmp_path / "other", [GOOD_HTML])
+    assert a.run("make a moving square").status == "done"

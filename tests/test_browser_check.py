@@ -60,6 +60,21 @@ setInterval(() => { crypto.getRandomValues(a); g.fillStyle = '#' + (a[0] % 0xfff
 NO_CANVAS = "<!DOCTYPE html><html><body><h1>Todo</h1><ul id='l'></ul><script>l.innerHTML = '<li>a</li>';</script></body></html>"
 NO_CANVAS_ERROR = "<!DOCTYPE html><html><body><script>let x = = 1;</script></body></html>"
 EXTERNAL = '<!DOCTYPE html><html><head><script src="https://cdn.example.invalid/lib.js"></script></head><body></body></html>'
+# game over after ~40 frames: alert, then location.reload() to restart (what small models often write)
+RELOADS_ON_GAME_OVER = """<!DOCTYPE html><html><body><canvas id="c" width="200" height="200"></canvas><script>
+const g = document.getElementById('c').getContext('2d'); let x = 100, y = 100, dx = 1, dy = 0, t = 0;
+""" + ARROW_HANDLER + """
+function frame() {
+  x = (x + dx * 2 + 200) % 200; y = (y + dy * 2 + 200) % 200; t++;
+  g.fillStyle = '#000'; g.fillRect(0, 0, 200, 200); g.fillStyle = '#0f0'; g.fillRect(x, y, 10, 10);
+  if (t > 40) { alert('Game over'); location.reload(); return; }
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+</script></body></html>"""
+
+RELOADS_FOREVER = ("<!DOCTYPE html><html><body><canvas id='c'></canvas>"
+                   "<script>setTimeout(() => location.reload(), 1);</script></body></html>")
 ENDLESS = "<!DOCTYPE html><html><body><canvas></canvas><script>while (true) {}</script></body></html>"
 
 
@@ -118,6 +133,17 @@ def test_network_requests_are_blocked_and_reported(tmp_path):
     r = check_html_app(page(tmp_path, EXTERNAL))
     assert not r.ok
     assert any("cdn.example.invalid" in e and "offline" in e for e in r.errors), r.errors
+
+
+def test_a_game_that_reloads_itself_on_game_over_is_played_through_the_reloads(tmp_path):
+    for _ in range(2):  # the reload lands at a different moment of each check: it must pass every time
+        r = check_html_app(page(tmp_path, RELOADS_ON_GAME_OVER))
+        assert r.ok and r.canvas_changed and r.responds_to_keys, r
+
+
+def test_a_page_that_only_reloads_is_not_ok(tmp_path):
+    r = check_html_app(page(tmp_path, RELOADS_FOREVER))
+    assert not r.ok and not r.canvas_changed, r
 
 
 def test_endless_loop_is_cut_off(tmp_path):

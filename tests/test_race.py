@@ -123,6 +123,16 @@ def test_validity_checks_per_kind_of_result(tmp_path):
     assert e["notes"].valid is None and "not checked" in e["notes"].check
 
 
+def test_a_game_task_needs_a_canvas_that_answers_the_keys(tmp_path):
+    (tmp_path / "game.html").write_text("<canvas></canvas>")
+    animates = lambda path: AppCheck(True, [], True, False, {"canvas": {"width": 1}})  # noqa: E731
+    assert R.check_workspace(tmp_path, ["game.html"], animates).valid is True
+    v = R.check_workspace(tmp_path, ["game.html"], animates, keyboard=True)
+    assert v.valid is False and "arrow keys" in v.message
+    no_canvas = lambda path: AppCheck(True, [], False, False, {"canvas": None})  # noqa: E731
+    assert R.check_workspace(tmp_path, ["game.html"], no_canvas, keyboard=True).valid is True
+
+
 def test_python_checks(tmp_path):
     (tmp_path / "server.py").write_text("import time\nwhile True:\n    time.sleep(0.1)\n")
     (tmp_path / "broken.py").write_text("def f(:\n")
@@ -284,3 +294,8 @@ def test_html_result_is_played_in_the_browser(tmp_path):
                      workdir=tmp_path, console=quiet())
     e = res.entries[0]
     assert e.valid is True and "canvas animates" in e.check
+    # the same page for a game task: it cannot be steered, so it is not a valid game
+    res = R.run_race("a moving dot game", PROFILES[1:2], backend_factory=factory_for({"spark": [game] * 4}, []),
+                     workdir=tmp_path, console=quiet())
+    e = res.entries[0]
+    assert e.valid is False and "a game must answer the arrow keys" in e.check

@@ -183,8 +183,28 @@ class _Load:
         self.page.set_default_timeout(timeout_s * 1000)
         self.page.on("pageerror", lambda e: self.errors.append(f"{e.name or 'Error'}: {e.message}".strip()))
         self.page.on("console", self._console)
+        self.reloads = 0  # navigations the page made by itself (location.reload() on game over, say)
         self.page.goto(url, wait_until="load", timeout=timeout_s * 1000)
         self.run(100)  # let the first timers and animation frames run
+
+    def _nav_safe(self, fn, *args):
+        """Call fn; if the page navigated away meanwhile (a game that reloads itself to restart),
+        wait for the new document and call it again. A page that never settles is an error."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        for _ in range(MAX_RELOADS):
+            try:
+                return fn(*args)
+            except PlaywrightError as e:
+                if not _is_navigation(e):
+                    raise
+                self.reloads += 1
+                try:
+                    self.page.wait_for_load_state("load")
+                except PlaywrightError as again:
+                    if not _is_navigation(again):
+                        raise
+        raise PageKeepsReloading(f"the page reloaded itself {self.reloads} times and never settled")
 
     def _route(self, route) -> None:
         url = route.request.url
@@ -203,7 +223,7 @@ class _Load:
         from playwright.sync_api import Error as PlaywrightError
 
         try:
-            self.page.clock.run_for(ms)
+            self._nav_safe(self.page.clock.run_for, ms)
         except PlaywrightError as e:
             msg = str(e).strip()
             if not msg.startswith("Clock.run_for:"):
@@ -211,19 +231,34 @@ class _Load:
             self.errors.append(msg.removeprefix("Clock.run_for:").strip().splitlines()[0])
 
     def snap(self) -> dict | None:
-        return self.page.evaluate(SNAPSHOT_JS)
+        return self._nav_safe(self.page.evaluate, SNAPSHOT_JS)
 
     def start(self, snap: dict | None) -> None:
         """Click the canvas (or the page) and press Space and Enter: some games wait for a start key."""
         if snap and snap["visible"]:
-            self.page.mouse.click(snap["x"], snap["y"])
+            self._nav_safe(self.page.mouse.click, snap["x"], snap["y"])
         else:
-            self.page.mouse.click(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
-        self.page.keyboard.press("Space")
-        self.page.keyboard.press("Enter")
+            self._nav_safe(self.page.mouse.click, VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+        self._nav_safe(self.page.keyboard.press, "Space")
+        self._nav_safe(self.page.keyboard.press, "Enter")
+
+    def key(self, key: str, down: bool) -> None:
+        self._nav_safe(self.page.keyboard.down if down else self.page.keyboard.up, key)
 
     def close(self) -> None:
         self.ctx.close()
+
+
+MAX_RELOADS = 8
+
+
+class PageKeepsReloading(Exception):
+    pass
+
+
+def _is_navigation(e: Exception) -> bool:
+    msg = str(e)
+    return "Execution context was destroyed" in msg or "navigation" in msg.lower() and "interrupted" in msg.lower()
 
 
 def _play(browser, url: str, timeout_s: float, keys: bool) -> tuple[list[str | None], dict | None, list[str], list[str]]:
@@ -242,10 +277,10 @@ def _play(browser, url: str, timeout_s: float, keys: bool) -> tuple[list[str | N
         frames.append(_frame_hash(snap))
         for key in ARROWS:
             if keys:
-                load.page.keyboard.down(key)
+                load.key(key, down=True)
             load.run(150)
             if keys:
-                load.page.keyboard.up(key)
+                load.key(key, down=False)
             load.run(250)
             snap = load.snap() or snap
             frames.append(_frame_hash(snap))
@@ -269,6 +304,8 @@ def _check(path: Path, chromium: str, timeout_s: float) -> AppCheck:
         try:
             try:
                 quiet, snap, errs, blocked = _play(browser, url, timeout_s, keys=False)
+            except PageKeepsReloading as e:
+                return AppCheck(False, [str(e)], False, False, details)
             except PlaywrightError as e:
                 return AppCheck(False, [f"the page did not load: {str(e).splitlines()[0]}"], False, False, details)
             errors += errs
@@ -283,14 +320,18 @@ def _check(path: Path, chromium: str, timeout_s: float) -> AppCheck:
             details["blank"] = snap["blank"]
             canvas_changed = len(set(quiet)) > 1
             details["animates_before_start"] = len(set(quiet[:IDLE])) > 1
-            played, _, errs, _ = _play(browser, url, timeout_s, keys=True)
-            errors += errs
-            details["frames_with_keys"] = played
-            deterministic = True
-            if canvas_changed:
-                again, _, errs, _ = _play(browser, url, timeout_s, keys=False)
+            try:
+                played, _, errs, _ = _play(browser, url, timeout_s, keys=True)
                 errors += errs
-                deterministic = again == quiet
+                again = quiet
+                if canvas_changed:
+                    again, _, errs, _ = _play(browser, url, timeout_s, keys=False)
+                    errors += errs
+            except (PageKeepsReloading, PlaywrightError) as e:
+                return AppCheck(False, [f"the page failed on a second load: {str(e).splitlines()[0]}"],
+                                canvas_changed, False, details)
+            details["frames_with_keys"] = played
+            deterministic = again == quiet
             details["deterministic"] = deterministic
             if deterministic:
                 responds = played[IDLE + 1:] != quiet[IDLE + 1:]

@@ -32,7 +32,14 @@ class CheckResult:
     message: str
 
 
-def check_files(ws: Workspace, paths: list[str], timeout: float = 60, browser: bool = True) -> list[CheckResult]:
+def is_game(task: str) -> bool:
+    """Whether a task asks for something played with the keyboard (its canvas must answer the arrow keys)."""
+    return bool(re.search(r"\bgames?\b|\bplayable\b", task, re.I))
+
+
+def check_files(ws: Workspace, paths: list[str], timeout: float = 60, browser: bool = True,
+                keyboard: bool = False) -> list[CheckResult]:
+    """Check each file by its kind; ``keyboard``: a page's canvas must answer the arrow keys (a game)."""
     results = []
     for rel in dict.fromkeys(paths):
         p = ws.root / rel
@@ -42,7 +49,7 @@ def check_files(ws: Workspace, paths: list[str], timeout: float = 60, browser: b
         if kind == ".py":
             results.append(_python(ws, rel, timeout))
         elif kind in (".html", ".htm"):
-            results.append(_html(ws, rel, timeout, browser))
+            results.append(_html(ws, rel, timeout, browser, keyboard))
         elif kind in (".js", ".mjs"):
             results.append(_js_file(ws, rel, timeout))
         elif kind == ".json":
@@ -110,7 +117,7 @@ class _PageScan(HTMLParser):
             self._buf.append(data)
 
 
-def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True) -> CheckResult:
+def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboard: bool = False) -> CheckResult:
     text = (ws.root / rel).read_text(errors="replace")
     scan = _PageScan()
     try:
@@ -158,6 +165,9 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True) -> Chec
             elif d.get("canvas") and d.get("key_listeners") and not app.responds_to_keys:
                 problems.append("pressing the arrow keys changes nothing on the canvas (does the game end at once, "
                                 "or ignore the keys?)")
+            elif d.get("canvas") and keyboard and not app.responds_to_keys:
+                problems.append("the game has no keyboard controls: pressing the arrow keys changes nothing. Add a "
+                                "keydown listener that steers it")
             ran = "; runs in Chromium: " + app.summary()
     if problems:
         return CheckResult(rel, False, "; ".join(problems))

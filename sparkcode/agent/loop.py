@@ -23,7 +23,7 @@ from ..engine.stats import Done, TextDelta
 from . import prompts
 from .actions import Action, parse_reply
 from .checkpoint import Checkpoint
-from .checks import CheckResult, check_files
+from .checks import CheckResult, check_files, is_game
 from .session import Session
 from .tools import ToolResult, Toolbox
 from .workspace import ToolError, Workspace
@@ -119,7 +119,7 @@ class Agent:
                     {"role": "user", "content": prompts.first_message(task, self.ws.tree_summary())}]
         for m in messages:
             session.log("message", **m)
-        return self._loop(messages, session)
+        return self._loop(messages, session, keyboard=is_game(task))
 
     def resume(self, session: Session, message: str) -> Outcome:
         messages = session.messages()
@@ -127,10 +127,10 @@ class Agent:
             messages = [{"role": "system", "content": prompts.SYSTEM}]
         messages.append({"role": "user", "content": message})
         session.log("message", role="user", content=message)
-        return self._loop(messages, session)
+        return self._loop(messages, session, keyboard=is_game(f"{session.task() or ''} {message}"))
 
     # ------------------------------------------------------------------------------------
-    def _loop(self, messages: list[dict], session: Session) -> Outcome:
+    def _loop(self, messages: list[dict], session: Session, keyboard: bool = False) -> Outcome:
         cfg, t0 = self.config, time.perf_counter()
         turns: list[TurnStats] = []
         written: list[str] = []
@@ -171,8 +171,8 @@ class Agent:
                 targets = changed + [str(a.args["path"]) for a in actions
                                      if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
                 targets = [t for t in dict.fromkeys(targets) if self._is_workspace_file(t)]
-                last_checks = check_files(self.ws, targets, timeout=cfg.command_timeout,
-                                          browser=cfg.browser_check) if targets else []
+                last_checks = check_files(self.ws, targets, timeout=cfg.command_timeout, browser=cfg.browser_check,
+                                          keyboard=keyboard) if targets else []
                 if last_checks:
                     self.ui.checks(last_checks)
                     session.log("checks", results=[asdict(c) for c in last_checks])

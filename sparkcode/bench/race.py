@@ -6,7 +6,8 @@ and runs alone — one at a time, so no run slows another. Wall time is the agen
 tokens out and elapsed time. What the run produced is then checked:
 
 - an HTML file: played in headless Chromium (`browser_check.check_html_app`): no JS errors, and
-  a canvas, if any, must animate or answer the arrow keys;
+  a canvas, if any, must animate or answer the arrow keys — and for a game task (the task says
+  "game") it must answer the arrow keys: an animation that cannot be steered is not a game;
 - a Python file: it compiles, and entry points (``__main__`` guard, main.py/app.py, or the only
   file) run in the sandboxed shell within a timeout (still running at the timeout counts as
   running, e.g. a server or a game loop; a crash does not);
@@ -31,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..agent.checks import is_game
 from ..agent.loop import Agent, AgentConfig, Outcome
 from ..agent.workspace import Workspace
 from ..engine.sampling import SamplingParams
@@ -150,8 +152,9 @@ def _live_table(rows: list[_Row], task: str):
 # ---- checking what a run produced ----------------------------------------------------------------
 
 def check_workspace(root: Path, files: list[str], check_html: Callable | None = None,
-                    py_timeout: float = PY_RUN_TIMEOUT_S) -> Validity:
-    """Check the files a run wrote (see the module docstring)."""
+                    py_timeout: float = PY_RUN_TIMEOUT_S, keyboard: bool = False) -> Validity:
+    """Check the files a run wrote (see the module docstring). ``keyboard`` (a game task): a page
+    with a canvas is valid only if the arrow keys change it."""
     html = [f for f in files if f.lower().endswith((".html", ".htm")) and (root / f).is_file()]
     py = [f for f in files if f.endswith(".py") and (root / f).is_file()]
     if not files:
@@ -162,7 +165,10 @@ def check_workspace(root: Path, files: list[str], check_html: Callable | None = 
             from ..agent.browser_check import check_html_app as check_html
         for f in html:
             r = check_html(root / f)
-            checks.append({"file": f, "ok": r.ok, "message": r.summary(), "errors": r.errors[:5],
+            unplayable = keyboard and r.ok and (r.details or {}).get("canvas") is not None and not r.responds_to_keys
+            checks.append({"file": f, "ok": r.ok and not unplayable,
+                           "message": r.summary() + ("; a game must answer the arrow keys" if unplayable else ""),
+                           "errors": r.errors[:5],
                            "canvas_changed": r.canvas_changed, "responds_to_keys": r.responds_to_keys})
     for f in py:
         checks.append(_check_python(root, f, run=_is_entry_point(root / f, len(py) == 1), timeout=py_timeout))
@@ -239,7 +245,7 @@ def run_race(task: str, profiles: list[Profile], *, timeout_s: float = 900, thre
                 if entry.status == "interrupted":
                     break
                 row.status = "validating"
-                v = check_workspace(root, entry.files, check_html)
+                v = check_workspace(root, entry.files, check_html, keyboard=is_game(task))
                 entry.valid, entry.check, entry.checks = v.valid, v.message, v.checks
                 row.status = f"{entry.status} · " + {True: "valid", False: "invalid", None: "unchecked"}[v.valid]
             finally:
