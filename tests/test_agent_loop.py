@@ -239,6 +239,11 @@ def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
     out = a.run("make a moving square")
     assert out.status == "gave_up" and len(out.turns) == 3
     assert "FAILED" in backend.requests[2].messages[-1]["content"]
+    # the repeat is named, and the turn after it is sampled rather than greedy (which would repeat again)
+    assert "you wrote the same code again" not in backend.requests[1].messages[-1]["content"]
+    assert "you wrote the same code again" in backend.requests[2].messages[-1]["content"]
+    temps = [r.sampling.temperature for r in backend.requests]
+    assert temps[:2] == [0.0, 0.0] and temps[2] == 0.7 and backend.requests[2].sampling.seed == 3
 
 
 @pytest.mark.browser

@@ -142,7 +142,9 @@ def check_html_app(path: Path | str, timeout_s: float = 20) -> AppCheck:
         out, err = proc.communicate(timeout=timeout_s + 15)  # + browser start-up and the three loads' overhead
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        return AppCheck(False, [f"the page did not finish within {timeout_s:g} s (an endless loop?)"], False, False,
+        return AppCheck(False, [f"the page did not finish within {timeout_s:g} s: a loop that never ends, or "
+                                "timers/animation loops started again and again (setInterval or "
+                                "requestAnimationFrame called from inside the game loop)"], False, False,
                         {"timed_out": True})
     finally:
         _kill_group(proc)  # chromium helpers left behind, if any

@@ -9,6 +9,9 @@ explicit `Outcome.status`:
 - ``max_turns`` / ``max_tokens`` / ``timeout``: a limit was hit;
 - ``gave_up``: checks or malformed replies kept failing past the repair budget;
 - ``interrupted``: Ctrl-C (the workspace stays as the last tool left it; `sparkcode undo` restores).
+
+A model that answers a failure by rewriting the failing file unchanged is told so, and its next
+turn is sampled (temperature 0.7, seeded) instead of greedy: greedy decoding would repeat itself.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from .checks import CheckResult, check_files, is_game
 from .session import Session
 from .tools import ToolResult, Toolbox
 from .workspace import ToolError, Workspace
+
+
+UNSTICK_TEMPERATURE = 0.7
 
 
 @dataclass
@@ -138,6 +144,7 @@ class Agent:
         repairs = 0
         last_checks: list[CheckResult] = []
         tokens_used = 0
+        resample = False  # the last turn repeated a failing file: sample the next one (see _unstuck)
 
         def end(status: str, summary: str) -> Outcome:
             out = Outcome(status, summary, list(dict.fromkeys(written)), turns, time.perf_counter() - t0,
@@ -153,7 +160,8 @@ class Agent:
                 if budget <= 0:
                     return end("max_tokens", f"token budget of {cfg.max_total_tokens} used up")
                 self.ui.turn_start(turn)
-                done = self._ask(messages, budget)
+                done = self._ask(messages, budget, self._unstuck(turn) if resample else cfg.sampling)
+                resample = False
                 tokens_used += done.stats.decode_tokens
                 messages.append({"role": "assistant", "content": done.text})
                 session.log("message", role="assistant", content=done.text)
@@ -202,6 +210,13 @@ class Agent:
                 elif cfg.auto_finish and changed and not problems and not any(a.tool in ("run", "read_file", "list_files")
                                                                              for a in actions):
                     return end("done", f"wrote {', '.join(dict.fromkeys(changed))}; all checks pass")
+                wrote_nothing_new = (problems and not changed
+                                     and any(a.tool in ("write_file", "edit_file") for a in actions))
+                if wrote_nothing_new:
+                    # greedy decoding repeats itself given the same failure: ask for a different fix, sampled
+                    lines.append("you wrote the same code again and it still fails: change the code that causes "
+                                 "the problem, do not repeat it.")
+                    resample = True
                 if problems:
                     repairs += 1
                     if repairs > cfg.repair_rounds:
@@ -220,10 +235,18 @@ class Agent:
         except ToolError:
             return False
 
-    def _ask(self, messages: list[dict], max_tokens: int) -> Done:
+    def _unstuck(self, turn: int) -> SamplingParams:
+        """Sampling for a turn after the model rewrote a failing file unchanged: greedy decoding would
+        give the same answer again, so sample (temperature UNSTICK_TEMPERATURE, top-p 0.95), seeded
+        by the turn so a run stays reproducible."""
+        base = self.config.sampling
+        return SamplingParams(temperature=max(base.temperature, UNSTICK_TEMPERATURE), top_p=min(base.top_p, 0.95),
+                              top_k=base.top_k, seed=(base.seed or 0) + turn)
+
+    def _ask(self, messages: list[dict], max_tokens: int, sampling: SamplingParams) -> Done:
         cfg = self.config
         done = None
-        for ev in self.backend.stream_chat(ChatRequest(list(messages), max_tokens=max_tokens, sampling=cfg.sampling,
+        for ev in self.backend.stream_chat(ChatRequest(list(messages), max_tokens=max_tokens, sampling=sampling,
                                                        speculate=cfg.speculate)):
             if isinstance(ev, TextDelta):
                 self.ui.text(ev.text)
