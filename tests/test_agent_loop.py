@@ -225,6 +225,23 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
     assert actions[0].args["path"] == "snake.html"
 
 
+def test_a_snippet_is_not_saved_as_a_new_file_next_to_existing_ones():
+    snippet = "Here is the corrected function:\n```javascript\nfunction loop() {\n  draw();\n}\n```"
+    assert parse_reply(snippet, existing_files=["index.html"]) == ([], [])
+    assert parse_reply(snippet, existing_files=[])[0][0].args["path"] == "script.js"  # empty workspace: a file
+
+
+def test_a_file_that_failed_blocks_done_until_it_is_fixed(tmp_path):
+    helper = "FILE: util.py\n```python\ndef two():\n    return 2\n```"
+    fixed = GOOD_HTML
+    a, backend = agent(tmp_path, [BROKEN_HTML, helper, fixed])
+    out = a.run("make a moving square")
+    assert out.status == "done" and len(out.turns) == 3  # util.py passing alone did not end the run
+    feedback = backend.requests[2].messages[-1]["content"]
+    assert "check util.py: OK" in feedback and "still failing (not fixed yet): game.html" in feedback
+    assert sorted(c["path"] for c in out.checks) == ["game.html", "util.py"] and all(c["ok"] for c in out.checks)
+
+
 def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
     placeholder = ("FILE: game.html\n```html\n<!DOCTYPE html>\n<html><body><canvas id=\"c\"></canvas>\n<script>\n"
                    "// Your snake game code goes here\n</script></body></html>\n```")

@@ -7,8 +7,9 @@ Recognised, in this order, each consuming its span of the text:
    ``path:`` line) right before a fenced block, or a path in the fence's info string, or a
    prose line just above the block that names one file ("Create a file named `game.html`:")
    whose extension fits the block's language (never for shell blocks). A lone
-   unnamed code block is taken as the file of its language when it is the only code in the
-   reply (``index.html``, ``main.py``, …) or as the single existing file of that type.
+   unnamed code block is taken as the single existing file of its type, or, in an empty
+   workspace, as the file of its language (``index.html``, ``main.py``, …) when it is the only
+   code in the reply; otherwise it is not saved (a snippet is not a file) and the model is told.
 
 Malformed pieces become error strings that go back to the model; parsing never raises.
 """
@@ -80,7 +81,9 @@ def _file_blocks(text: str, existing: list[str]) -> list[Action]:
         lang, body = code[0]
         ext = _EXT_OF.get(lang)
         same = [f for f in existing if ext and f.endswith(ext)]
-        path = same[0] if len(same) == 1 else _LANG_FILE.get(lang)
+        # the single file of that type; a default name only in a workspace without files, where a
+        # snippet cannot be meant as a fragment of some other file
+        path = same[0] if len(same) == 1 else None if existing else _LANG_FILE.get(lang)
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
     return found

@@ -142,13 +142,13 @@ class Agent:
         written: list[str] = []
         checkpointed = False
         repairs = 0
-        last_checks: list[CheckResult] = []
+        latest: dict[str, CheckResult] = {}  # each checked file's latest result: a failure stays until fixed
         tokens_used = 0
         resample = False  # the last turn repeated a failing file: sample the next one (see _unstuck)
 
         def end(status: str, summary: str) -> Outcome:
             out = Outcome(status, summary, list(dict.fromkeys(written)), turns, time.perf_counter() - t0,
-                          str(session.path), [asdict(c) for c in last_checks])
+                          str(session.path), [asdict(c) for p, c in latest.items() if self._is_workspace_file(p)])
             session.log("outcome", **{k: v for k, v in out.to_dict().items() if k != "turns"})
             return out
 
@@ -184,8 +184,13 @@ class Agent:
                 if last_checks:
                     self.ui.checks(last_checks)
                     session.log("checks", results=[asdict(c) for c in last_checks])
-                bad_checks = [c for c in last_checks if not c.ok]
+                latest.update((c.path, c) for c in last_checks)
+                checked_now = {c.path for c in last_checks}
+                still_failing = [c for p, c in latest.items()
+                                 if not c.ok and p not in checked_now and self._is_workspace_file(p)]
+                bad_checks = [c for c in last_checks if not c.ok] + still_failing
                 lines += [f"check {c.path}: {'OK' if c.ok else 'FAILED'} — {c.message}" for c in last_checks]
+                lines += [f"still failing (not fixed yet): {c.path} — {c.message[:600]}" for c in still_failing]
                 lines += [f"error: {e}" for e in errors]
                 stats = done.stats
                 ts = TurnStats(turn, stats.prompt_tokens, stats.cached_tokens, stats.decode_tokens, stats.ttft_s,
