@@ -225,6 +225,13 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
     assert actions[0].args["path"] == "snake.html"
 
 
+def test_a_repeated_reply_is_named_and_the_next_turn_sampled(tmp_path):
+    a, backend = agent(tmp_path, ["I think it works.", "I think it works.", GOOD_HTML])
+    assert a.run("make a moving square").status == "done"
+    assert [r.sampling.temperature for r in backend.requests] == [0.0, 0.0, 0.7]
+    assert "you sent the same reply as before" in backend.requests[2].messages[-1]["content"]
+
+
 def test_a_snippet_is_not_saved_as_a_new_file_next_to_existing_ones():
     snippet = "Here is the corrected function:\n```javascript\nfunction loop() {\n  draw();\n}\n```"
     assert parse_reply(snippet, existing_files=["index.html"]) == ([], [])

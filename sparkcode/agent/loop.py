@@ -10,8 +10,9 @@ explicit `Outcome.status`:
 - ``gave_up``: checks or malformed replies kept failing past the repair budget;
 - ``interrupted``: Ctrl-C (the workspace stays as the last tool left it; `sparkcode undo` restores).
 
-A model that answers a failure by rewriting the failing file unchanged is told so, and its next
-turn is sampled (temperature 0.7, seeded) instead of greedy: greedy decoding would repeat itself.
+A model that answers a failure by rewriting the failing file unchanged, or by repeating an earlier
+reply, is told so, and its next turn is sampled (temperature 0.7, seeded) instead of greedy:
+greedy decoding would repeat itself.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ class Agent:
         latest: dict[str, CheckResult] = {}  # each checked file's latest result: a failure stays until fixed
         tokens_used = 0
         resample = False  # the last turn repeated a failing file: sample the next one (see _unstuck)
+        replies: set[str] = set()
 
         def end(status: str, summary: str) -> Outcome:
             out = Outcome(status, summary, list(dict.fromkeys(written)), turns, time.perf_counter() - t0,
@@ -217,10 +219,13 @@ class Agent:
                     return end("done", f"wrote {', '.join(dict.fromkeys(changed))}; all checks pass")
                 wrote_nothing_new = (problems and not changed
                                      and any(a.tool in ("write_file", "edit_file") for a in actions))
-                if wrote_nothing_new:
+                repeated = problems and done.text.strip() in replies
+                replies.add(done.text.strip())
+                if wrote_nothing_new or repeated:
                     # greedy decoding repeats itself given the same failure: ask for a different fix, sampled
                     lines.append("you wrote the same code again and it still fails: change the code that causes "
-                                 "the problem, do not repeat it.")
+                                 "the problem, do not repeat it." if wrote_nothing_new else
+                                 "you sent the same reply as before: answer differently this time.")
                     resample = True
                 if problems:
                     repairs += 1
