@@ -225,11 +225,16 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
     assert actions[0].args["path"] == "snake.html"
 
 
-def test_a_repeated_reply_is_named_and_the_next_turn_sampled(tmp_path):
-    a, backend = agent(tmp_path, ["I think it works.", "I think it works.", GOOD_HTML])
-    assert a.run("make a moving square").status == "done"
-    assert [r.sampling.temperature for r in backend.requests] == [0.0, 0.0, 0.7]
-    assert "you sent the same reply as before" in backend.requests[2].messages[-1]["content"]
+def test_a_repeated_reply_rewinds_the_conversation_and_samples_anew(tmp_path):
+    a, backend = agent(tmp_path, [BROKEN_HTML, "I think it works.", "I think it works.", GOOD_HTML])
+    out = a.run("make a moving square")
+    assert out.status == "done"
+    assert [r.sampling.temperature for r in backend.requests] == [0.0, 0.0, 0.0, 0.7]
+    # the last request is the second one again: the repeated exchange is gone from the context
+    assert backend.requests[3].messages == backend.requests[1].messages
+    # and a resumed session sees the conversation as the model last saw it
+    log = Session.latest(a.ws.root).messages()
+    assert [m["content"] for m in log if m["role"] == "assistant"].count("I think it works.") == 0
 
 
 def test_a_snippet_is_not_saved_as_a_new_file_next_to_existing_ones():
@@ -259,7 +264,8 @@ def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
 
 
 def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
-    a, backend = agent(tmp_path, [BROKEN_HTML] * 4, repair_rounds=2)
+    a, backend = agent(tmp_path, [BROKEN_HTML, "Fixed.\n" + BROKEN_HTML, "Fixed now.\n" + BROKEN_HTML],
+                       repair_rounds=2)
     out = a.run("make a moving square")
     assert out.status == "gave_up" and len(out.turns) == 3
     assert "FAILED" in backend.requests[2].messages[-1]["content"]

@@ -10,9 +10,10 @@ explicit `Outcome.status`:
 - ``gave_up``: checks or malformed replies kept failing past the repair budget;
 - ``interrupted``: Ctrl-C (the workspace stays as the last tool left it; `sparkcode undo` restores).
 
-A model that answers a failure by rewriting the failing file unchanged, or by repeating an earlier
-reply, is told so, and its next turn is sampled (temperature 0.7, seeded) instead of greedy:
-greedy decoding would repeat itself.
+A model that answers a failure by rewriting the failing file unchanged is told so, and its next
+turn is sampled (temperature 0.7, seeded) instead of greedy: greedy decoding would repeat itself.
+A reply identical to an earlier one rewinds the conversation to before that earlier reply (a
+model shown its own reply twice copies it a third time, even when sampled) and samples anew.
 """
 
 from __future__ import annotations
@@ -146,7 +147,6 @@ class Agent:
         latest: dict[str, CheckResult] = {}  # each checked file's latest result: a failure stays until fixed
         tokens_used = 0
         resample = False  # the last turn repeated a failing file: sample the next one (see _unstuck)
-        replies: set[str] = set()
 
         def end(status: str, summary: str) -> Outcome:
             out = Outcome(status, summary, list(dict.fromkeys(written)), turns, time.perf_counter() - t0,
@@ -219,19 +219,26 @@ class Agent:
                     return end("done", f"wrote {', '.join(dict.fromkeys(changed))}; all checks pass")
                 wrote_nothing_new = (problems and not changed
                                      and any(a.tool in ("write_file", "edit_file") for a in actions))
-                repeated = problems and done.text.strip() in replies
-                replies.add(done.text.strip())
-                if wrote_nothing_new or repeated:
+                text = done.text.strip()
+                first = next((i for i, m in enumerate(messages[:-1]) if m["role"] == "assistant"
+                              and m["content"].strip() == text), None) if problems else None
+                if wrote_nothing_new:
                     # greedy decoding repeats itself given the same failure: ask for a different fix, sampled
                     lines.append("you wrote the same code again and it still fails: change the code that causes "
-                                 "the problem, do not repeat it." if wrote_nothing_new else
-                                 "you sent the same reply as before: answer differently this time.")
+                                 "the problem, do not repeat it.")
                     resample = True
                 if problems:
                     repairs += 1
                     if repairs > cfg.repair_rounds:
                         return end("gave_up", f"still failing after {cfg.repair_rounds} repair rounds: "
                                    + "; ".join(lines[-3:])[:400])
+                if first is not None:
+                    # the same reply as an earlier turn: a model shown its own reply twice copies it again,
+                    # so rewind the conversation to before that reply and sample a different one
+                    del messages[first:]
+                    session.log("rewind", keep=first)
+                    resample = True
+                    continue
                 msg = prompts.results_message(lines, problems)
                 messages.append({"role": "user", "content": msg})
                 session.log("message", role="user", content=msg)

@@ -42,7 +42,14 @@ class Session:
         return out
 
     def messages(self) -> list[dict]:
-        return [{"role": e["role"], "content": e["content"]} for e in self.events() if e["type"] == "message"]
+        """The conversation as the model last saw it: messages, with rewinds applied."""
+        out: list[dict] = []
+        for e in self.events():
+            if e["type"] == "message":
+                out.append({"role": e["role"], "content": e["content"]})
+            elif e["type"] == "rewind":
+                del out[int(e["keep"]):]
+        return out
 
     def task(self) -> str | None:
         return next((e["task"] for e in self.events() if e["type"] == "task"), None)
