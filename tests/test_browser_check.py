@@ -75,6 +75,12 @@ requestAnimationFrame(frame);
 
 RELOADS_FOREVER = ("<!DOCTYPE html><html><body><canvas id='c'></canvas>"
                    "<script>setTimeout(() => location.reload(), 1);</script></body></html>")
+# on each collision frame a new interval is started, and each interval starts another frame loop
+RUNAWAY_TIMERS = """<!DOCTYPE html><html><body><canvas id="c" width="100" height="100"></canvas><script>
+const g = document.getElementById('c').getContext('2d'); let x = 0;
+function loop() { requestAnimationFrame(loop); x++; g.fillRect(x % 100, 5, 4, 4); if (x > 30) setInterval(loop, 100); }
+loop();
+</script></body></html>"""
 ENDLESS = "<!DOCTYPE html><html><body><canvas></canvas><script>while (true) {}</script></body></html>"
 
 
@@ -144,6 +150,13 @@ def test_a_game_that_reloads_itself_on_game_over_is_played_through_the_reloads(t
 def test_a_page_that_only_reloads_is_not_ok(tmp_path):
     r = check_html_app(page(tmp_path, RELOADS_FOREVER))
     assert not r.ok and not r.canvas_changed, r
+
+
+def test_runaway_timers_are_stopped_with_an_error_that_says_so(tmp_path):
+    r = check_html_app(page(tmp_path, RUNAWAY_TIMERS))
+    assert not r.ok and any("callbacks waiting at once" in e and "started again and again" in e
+                            for e in r.errors), r.errors
+    assert not any("did not finish" in e for e in r.errors)
 
 
 def test_endless_loop_is_cut_off(tmp_path):

@@ -54,6 +54,28 @@ INIT_JS = r"""
     if (typeof type === 'string' && type.startsWith('webgl')) attrs = Object.assign({}, attrs, {preserveDrawingBuffer: true});
     return getContext.call(this, type, attrs);
   };
+  // runaway timers: a game loop that starts a new interval or frame loop every time it runs makes
+  // the timer count explode and hangs the page; past a limit, refuse new ones with an error that
+  // says what happened (a real game keeps a handful alive)
+  const limits = {setInterval: 200, requestAnimationFrame: 200};
+  const live = {setInterval: 0, requestAnimationFrame: 0};
+  const tripped = name => new Error(`${name} has ${limits[name]} callbacks waiting at once: a new timer or frame `
+    + 'loop is started again and again (is it called from inside the game loop?)');
+  const setI = window.setInterval, clearI = window.clearInterval;
+  window.setInterval = function (...args) {
+    if (live.setInterval >= limits.setInterval) throw tripped('setInterval');
+    live.setInterval++; return setI.apply(this, args);
+  };
+  window.clearInterval = function (id) { live.setInterval = Math.max(0, live.setInterval - 1); return clearI.call(this, id); };
+  const raf = window.requestAnimationFrame, caf = window.cancelAnimationFrame;
+  window.requestAnimationFrame = function (cb) {
+    if (live.requestAnimationFrame >= limits.requestAnimationFrame) throw tripped('requestAnimationFrame');
+    live.requestAnimationFrame++;
+    return raf.call(this, t => { live.requestAnimationFrame--; return cb(t); });
+  };
+  window.cancelAnimationFrame = function (id) {
+    live.requestAnimationFrame = Math.max(0, live.requestAnimationFrame - 1); return caf.call(this, id);
+  };
   window.__sparkKeyListeners = 0;
   const add = EventTarget.prototype.addEventListener;
   EventTarget.prototype.addEventListener = function (type, ...rest) {
@@ -178,9 +200,9 @@ class _Load:
         self.blocked: list[str] = []
         self.ctx = browser.new_context(viewport=VIEWPORT)
         self.ctx.route("**/*", self._route)
-        self.ctx.add_init_script(INIT_JS)
         self.ctx.clock.install(time=T0_S)
         self.ctx.clock.pause_at(T0_S)
+        self.ctx.add_init_script(INIT_JS)  # after the clock: its timer guard wraps the fake timers
         self.page = self.ctx.new_page()
         self.page.set_default_timeout(timeout_s * 1000)
         self.page.on("pageerror", lambda e: self.errors.append(f"{e.name or 'Error'}: {e.message}".strip()))
