@@ -250,8 +250,29 @@ def test_a_file_that_failed_blocks_done_until_it_is_fixed(tmp_path):
     out = a.run("make a moving square")
     assert out.status == "done" and len(out.turns) == 3  # util.py passing alone did not end the run
     feedback = backend.requests[2].messages[-1]["content"]
-    assert "check util.py: OK" in feedback and "still failing (not fixed yet): game.html" in feedback
+    assert "check util.py: OK" in feedback and "check game.html: FAILED" in feedback  # checked again
     assert sorted(c["path"] for c in out.checks) == ["game.html", "util.py"] and all(c["ok"] for c in out.checks)
+
+
+def test_a_failing_file_not_touched_by_a_turn_is_named_as_still_failing(tmp_path):
+    listing = '<tool_call>{"name": "list_files", "arguments": {}}</tool_call>'
+    a, backend = agent(tmp_path, [BROKEN_HTML, listing, GOOD_HTML])
+    assert a.run("make a moving square").status == "done"
+    assert "still failing (not fixed yet): game.html" in backend.requests[2].messages[-1]["content"]
+
+
+@pytest.mark.browser
+def test_a_failing_page_is_checked_again_when_its_script_changes(tmp_path):
+    page = ("FILE: game.html\n```html\n<!DOCTYPE html>\n<html><body><canvas id=\"c\" width=\"100\" height=\"100\">"
+            "</canvas>\n<script src=\"game.js\"></script></body></html>\n```\n")
+    broken = page + "FILE: game.js\n```javascript\nconst ctx = document.getElementById('c').getContext('2d');\nstart();\n```"
+    fixed = ("FILE: game.js\n```javascript\nconst ctx = document.getElementById('c').getContext('2d');\nlet x = 0;\n"
+             "setInterval(() => { x = (x + 1) % 100; ctx.fillRect(x, 10, 5, 5); }, 50);\n```")
+    a, backend = agent(tmp_path, [broken, fixed])
+    out = a.run("make a moving square")
+    assert out.status == "done" and len(out.turns) == 2, out
+    assert all(c["ok"] for c in out.checks)
+    assert {c["path"] for c in out.checks} == {"game.html", "game.js"}
 
 
 def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):

@@ -180,6 +180,8 @@ class Agent:
                 # unchanged must fail again, not pass silently
                 targets = changed + [str(a.args["path"]) for a in actions
                                      if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
+                if changed:  # a failing page may load the script just changed: check failing files again
+                    targets += [p for p, c in latest.items() if not c.ok]
                 targets = [t for t in dict.fromkeys(targets) if self._is_workspace_file(t)]
                 last_checks = check_files(self.ws, targets, timeout=cfg.command_timeout, browser=cfg.browser_check,
                                           keyboard=keyboard) if targets else []
