@@ -361,13 +361,14 @@ def write_report(result: RaceResult, out: str, threads: int | None = None) -> No
 
     png = None
     if out != "-":
-        png = Path(out).resolve().parent / "bench-race.png"
+        png = Path(out).resolve().parent / f"bench-race-{time.strftime('%Y%m%d-%H%M')}.png"
         bar_chart(png, f"race: {result.task}"[:80], ["wall s (lower is better)", "decode tok/s", "TTFT s", "tokens out"],
                   {e.profile: [e.wall_s, e.decode_tps, e.ttft_s, float(e.tokens_out)] for e in result.entries})
     meta = {"task": result.task, "machine": machine(), "threads": threads or "default (physical cores)",
             "profiles": "; ".join(f"{e.profile} = {e.model}, speculate {e.speculate}, {e.style} prompt"
                                   + (" (remote)" if e.remote else "") for e in result.entries),
-            "runs": "one per profile, one at a time, fresh workspace and freshly loaded model each; greedy decoding"}
+            "runs": "one per profile, one at a time, fresh workspace and freshly loaded model each; greedy "
+                    "decoding (a turn after a repeated failing answer is sampled, seeded: see agent/loop.py)"}
     body = markdown_table(HEADER, table_rows(result))
     lines = speedup_lines(result)
     if lines:
