@@ -17,7 +17,7 @@ import json
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -30,6 +30,8 @@ class CheckResult:
     path: str
     ok: bool
     message: str
+    behavioural: bool = False  # ran the code's behaviour (tests, a CLI, a page played), not only its syntax
+    missing: list[str] = field(default_factory=list)  # checks that could not run here, each with how to get it
 
 
 def is_game(task: str) -> bool:
