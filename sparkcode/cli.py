@@ -12,6 +12,13 @@ from .errors import SparkcodeError
 
 SPECULATE_MODES = ("off", "ngram", "draft", "auto")
 
+# Exit status of `run` and `resume`, by the agent's Outcome.status; anything else is 1.
+EXIT_CODES = {"done": 0, "unverified": 3}
+EXIT_CODES_HELP = ("Exit status: 0 done (every check passed, a behavioural one among them); 3 unverified (the run "
+                   "finished and every check that could run passed, but no behavioural check ran or some could not "
+                   "run: see `sparkcode doctor`); 1 failed or stopped at a limit (turns, tokens, time); 2 usage or "
+                   "setup error (bad flag, empty task, missing model, no session to resume).")
+
 
 def _positive_int(s: str) -> int:
     try:
@@ -104,13 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling_flags(ask)
 
     run = sub.add_parser("run", help="the coding agent: plan, write, run and fix code for TASK",
-                         description="Run the coding agent on TASK in a workspace folder, with per-turn timing.")
+                         description="Run the coding agent on TASK in a workspace folder, with per-turn timing.",
+                         epilog=EXIT_CODES_HELP)
     run.add_argument("task", help="what to build or change ('-' reads standard input)")
     add_agent_flags(run)
     add_engine_flags(run)
 
     res = sub.add_parser("resume", help="continue the workspace's last agent session",
-                         description="Continue the last session saved under .sparkcode/sessions/.")
+                         description="Continue the last session saved under .sparkcode/sessions/.",
+                         epilog=EXIT_CODES_HELP)
     res.add_argument("message", nargs="?", default="Continue.", help="what to tell the agent (default: Continue.)")
     add_agent_flags(res)
     add_engine_flags(res)
@@ -134,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
                          description="List the embedded models (default), or assemble/pull one.")
     mdl.add_argument("action", nargs="?", choices=("list", "assemble", "pull", "path"), default="list")
     mdl.add_argument("name", nargs="?", help="model name for assemble/pull/path")
+
+    doc = sub.add_parser("doctor", help="which optional components (chromium, playwright, node, pytest, models) "
+                                        "are here, and how to install the missing ones",
+                         description="List the components the agent's checks and the benchmarks depend on: present "
+                                     "or missing, path or version, what needs each, and the command that installs it.",
+                         epilog="Exit status: 0 when everything the default run needs (the default model) is "
+                                "present, 1 otherwise. A missing optional component (chromium, playwright, node, "
+                                "pytest, another model) does not fail doctor, but the checks that need it cannot "
+                                "run, so an agent run can then end 'unverified' (exit 3) instead of 'done'.")
+    doc.add_argument("--json", action="store_true", help="print a JSON list of the components instead of the table")
 
     bench = sub.add_parser("bench", help="speed and quality benchmarks (write docs/BENCHMARKS.md)",
                            description="Run a benchmark and append its results to docs/BENCHMARKS.md.")
@@ -281,7 +300,7 @@ def _report(args, outcome) -> int:
 
         Console().print()
         Console().print(summary_table(outcome))
-    return 0 if outcome.status == "done" else 1
+    return EXIT_CODES.get(outcome.status, 1)
 
 
 def cmd_run(args) -> int:
@@ -349,6 +368,36 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from . import components
+
+    components.refresh()
+    found = components.probe_all()
+    needed = set(components.required())
+    ok = all(c.present for c in found if c.name in needed)
+    if args.json:
+        print(json.dumps([{**c.to_dict(), "required": c.name in needed} for c in found], ensure_ascii=False))
+        return 0 if ok else 1
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="sparkcode components")
+    for col in ("component", "status", "detail", "needed for", "install"):
+        t.add_column(col, overflow="fold")
+    for c in found:
+        name = c.name + (" (required)" if c.name in needed else "")
+        status = "[green]present[/]" if c.present else ("[red]MISSING[/]" if c.name in needed else "[yellow]missing[/]")
+        t.add_row(name, status, c.detail, c.needed_for, "" if c.present else c.install)
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(t)
+    missing = [c for c in found if not c.present]
+    if missing:
+        console.print("install commands: apt-get as root (or with sudo); pip in sparkcode's environment")
+    console.print("everything the default run needs is present" if ok else
+                  "[red]the default run cannot work: the default model is missing[/]")
+    return 0 if ok else 1
+
+
 def cmd_bench(args) -> int:
     if args.bench == "engine":
         from .bench.engine_bench import main as run
@@ -373,7 +422,7 @@ def cmd_race(args) -> int:
 
 
 COMMANDS = {"ask": cmd_ask, "run": cmd_run, "resume": cmd_resume, "undo": cmd_undo, "serve": cmd_serve,
-            "models": cmd_models, "bench": cmd_bench, "race": cmd_race}
+            "models": cmd_models, "doctor": cmd_doctor, "bench": cmd_bench, "race": cmd_race}
 
 
 def main(argv: list[str] | None = None) -> int:
