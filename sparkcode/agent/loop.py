@@ -1,19 +1,25 @@
-"""The agent loop: task in, actions out, checked, repaired, until done or a limit.
+"""The agent loop: act -> verify -> decide, until done, unverified or a limit.
 
-Each turn: the backend streams a reply; `actions.parse_reply` turns it into tool calls; the
-`Toolbox` runs them (checkpointing the workspace before the first change); `checks` verify the
-files written; the results go back as the next user message. Every way a run can end is an
-explicit `Outcome.status`:
+- **act** (`_act`): the backend streams a reply (cut early if it starts repeating itself);
+  `actions.parse_reply` turns it into tool calls; the `Toolbox` runs them (the workspace is
+  checkpointed before the first change). The result is one typed `Turn`.
+- **verify** (`verify.run_verifiers`): small verifiers behind one Protocol — file checks
+  (syntax, pages played in Chromium, the workspace's tests), the API guard, the rename search,
+  and acceptance tests the model wrote from the task statement (`acceptance.py`).
+- **decide** (`_decide`): failures go back to the model as the next user message; the
+  `StuckDetector` escalates when the model repeats itself (note -> sample -> rewind -> give up);
+  a clean turn that finished (or wrote and passed) ends the run.
 
-- ``done``: the model called finish, or the files it wrote passed every check;
+Every way a run ends is an explicit `Outcome.status`:
+
+- ``done``: no check fails and at least one check ran the code's behaviour and passed (tests,
+  a page played, a program run), with nothing left that could not be checked here;
+- ``unverified``: no check fails, but nothing ran its behaviour, or some check could not run
+  here (the summary says which, and how to get it);
 - ``max_turns`` / ``max_tokens`` / ``timeout``: a limit was hit;
-- ``gave_up``: checks or malformed replies kept failing past the repair budget;
+- ``gave_up``: checks or malformed replies kept failing past the repair budget, or the model
+  stayed stuck;
 - ``interrupted``: Ctrl-C (the workspace stays as the last tool left it; `sparkcode undo` restores).
-
-A model that answers a failure by rewriting the failing file unchanged is told so, and its next
-turn is sampled (temperature 0.7, seeded) instead of greedy: greedy decoding would repeat itself.
-A reply identical to an earlier one rewinds the conversation to before that earlier reply (a
-model shown its own reply twice copies it a third time, even when sampled) and samples anew.
 """
 
 from __future__ import annotations
@@ -24,17 +30,19 @@ from typing import Protocol
 
 from ..backends.base import Backend, ChatRequest
 from ..engine.sampling import SamplingParams
-from ..engine.stats import Done, TextDelta
+from ..engine.stats import Done, Stats, TextDelta
 from . import prompts
+from .acceptance import AcceptanceTests
 from .actions import Action, parse_reply
 from .checkpoint import Checkpoint
-from .checks import CheckResult, check_files, is_game
+from .checks import CheckResult, is_game
 from .session import Session
+from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
 from .tools import ToolResult, Toolbox
+from .verify import ApiGuard, FileChecks, RenameGone, Verdict, Verifier, VerifyContext, run_verifiers
 from .workspace import ToolError, Workspace
 
-
-UNSTICK_TEMPERATURE = 0.7
+_LOOKING = ("run", "read_file", "list_files", "search")  # actions whose output the model wants to see
 
 
 @dataclass
@@ -47,8 +55,9 @@ class AgentConfig:
     command_timeout: float = 30
     speculate: str = "auto"
     sampling: SamplingParams = field(default_factory=SamplingParams)
-    auto_finish: bool = True  # files written this turn all pass their checks -> done
-    browser_check: bool = True  # run written HTML pages in headless Chromium when it is installed
+    auto_finish: bool = True  # files written this turn all pass their checks -> end without asking the model
+    browser_check: bool = True  # play written HTML pages in headless Chromium when it is installed
+    acceptance: bool = True  # the model writes acceptance tests from the task (a separate short generation)
     style: str = "terse"  # system prompt style, see prompts.system_prompt
 
 
@@ -64,6 +73,30 @@ class TurnStats:
     tools_s: float
     drafted: int = 0
     accepted: int = 0
+    verify_s: float = 0.0  # of tools_s: the verifiers, acceptance-test generations included
+    verify_tokens: int = 0  # tokens the verifiers' own generations produced
+
+
+@dataclass
+class Turn:
+    """What one act step produced."""
+
+    reply: str
+    stats: Stats
+    actions: list[Action]
+    errors: list[str]  # malformed pieces of the reply
+    lines: list[str]  # tool results, for the model
+    changed: list[str]  # files whose content changed
+    written: list[str]  # files the reply wrote or edited, changed or not
+    finished: bool
+    summary: str
+    tool_failed: bool
+    runaway: bool  # the reply was cut because it repeated itself
+    tools_s: float = 0.0
+
+    @property
+    def wants_results(self) -> bool:
+        return any(a.tool in _LOOKING for a in self.actions)
 
 
 @dataclass
@@ -75,6 +108,7 @@ class Outcome:
     wall_s: float
     session: str
     checks: list[dict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # checks that could not run here
 
     @property
     def model_s(self) -> float:
@@ -84,12 +118,17 @@ class Outcome:
     def tools_s(self) -> float:
         return sum(t.tools_s for t in self.turns)
 
+    @property
+    def verify_s(self) -> float:
+        return sum(t.verify_s for t in self.turns)
+
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.update(model_s=round(self.model_s, 3), tools_s=round(self.tools_s, 3),
+        d.update(model_s=round(self.model_s, 3), tools_s=round(self.tools_s, 3), verify_s=round(self.verify_s, 3),
                  tokens_in=sum(t.prompt_tokens for t in self.turns),
                  tokens_out=sum(t.completion_tokens for t in self.turns),
-                 cached_tokens=sum(t.cached_tokens for t in self.turns))
+                 cached_tokens=sum(t.cached_tokens for t in self.turns),
+                 verified=self.status == "done")
         return d
 
 
@@ -111,14 +150,33 @@ class SilentReporter:
     def turn_end(self, stats): pass
 
 
+@dataclass
+class _Run:
+    """The state of one run of the loop."""
+
+    session: Session
+    task: str
+    verifiers: list[Verifier]
+    t0: float = field(default_factory=time.perf_counter)
+    turns: list[TurnStats] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    latest: dict[str, CheckResult] = field(default_factory=dict)  # each check's latest result
+    tokens_used: int = 0
+    repairs: int = 0
+    checkpointed: bool = False
+    sampling: SamplingParams | None = None  # the next turn's sampling when the model got stuck
+    stuck: StuckDetector = field(default_factory=StuckDetector)
+
+
 class Agent:
     def __init__(self, backend: Backend, workspace: Workspace, config: AgentConfig | None = None,
-                 reporter: Reporter | None = None):
+                 reporter: Reporter | None = None, verifiers: list[Verifier] | None = None):
         self.backend = backend
         self.ws = workspace
         self.config = config or AgentConfig()
         self.ui = reporter or SilentReporter()
         self.toolbox = Toolbox(workspace, command_timeout=self.config.command_timeout)
+        self.verifiers = verifiers  # None: the standard set, built per run (see _verifiers)
 
     def run(self, task: str) -> Outcome:
         session = Session(self.ws.root)
@@ -127,7 +185,7 @@ class Agent:
                     {"role": "user", "content": prompts.first_message(task, self.ws.tree_summary())}]
         for m in messages:
             session.log("message", **m)
-        return self._loop(messages, session, keyboard=is_game(task))
+        return self._loop(messages, _Run(session, task, self._verifiers(task)))
 
     def resume(self, session: Session, message: str) -> Outcome:
         messages = session.messages()
@@ -135,145 +193,69 @@ class Agent:
             messages = [{"role": "system", "content": prompts.SYSTEM}]
         messages.append({"role": "user", "content": message})
         session.log("message", role="user", content=message)
-        return self._loop(messages, session, keyboard=is_game(f"{session.task() or ''} {message}"))
+        task = f"{session.task() or ''}\n{message}".strip()
+        return self._loop(messages, _Run(session, task, self._verifiers(task)))
+
+    def _verifiers(self, task: str) -> list[Verifier]:
+        if self.verifiers is not None:
+            return self.verifiers
+        out: list[Verifier] = [FileChecks(), ApiGuard(self.ws, task), RenameGone(task)]
+        if self.config.acceptance and self.ws.can_run:
+            out.append(AcceptanceTests(self.backend, speculate=self.config.speculate, note=self.ui.note))
+        return out
 
     # ------------------------------------------------------------------------------------
-    def _loop(self, messages: list[dict], session: Session, keyboard: bool = False) -> Outcome:
-        cfg, t0 = self.config, time.perf_counter()
-        turns: list[TurnStats] = []
-        written: list[str] = []
-        checkpointed = False
-        repairs = 0
-        latest: dict[str, CheckResult] = {}  # each checked file's latest result: a failure stays until fixed
-        tokens_used = 0
-        resample = False  # the last turn repeated a failing file: sample the next one (see _unstuck)
-
-        def end(status: str, summary: str) -> Outcome:
-            out = Outcome(status, summary, list(dict.fromkeys(written)), turns, time.perf_counter() - t0,
-                          str(session.path), [asdict(c) for p, c in latest.items() if self._is_workspace_file(p)])
-            session.log("outcome", **{k: v for k, v in out.to_dict().items() if k != "turns"})
-            return out
-
-        try:
-            for turn in range(1, cfg.max_turns + 1):
-                if time.perf_counter() - t0 > cfg.wall_limit_s:
-                    return end("timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached")
-                budget = min(cfg.max_tokens_per_turn, cfg.max_total_tokens - tokens_used)
-                if budget <= 0:
-                    return end("max_tokens", f"token budget of {cfg.max_total_tokens} used up")
-                self.ui.turn_start(turn)
-                done = self._ask(messages, budget, self._unstuck(turn) if resample else cfg.sampling)
-                resample = False
-                tokens_used += done.stats.decode_tokens
-                messages.append({"role": "assistant", "content": done.text})
-                session.log("message", role="assistant", content=done.text)
-
-                t_tools = time.perf_counter()
-                actions, errors = parse_reply(done.text, list(self.ws.list_files()))
-                if not checkpointed and any(a.tool in ("write_file", "edit_file", "run") for a in actions):
-                    if self.ws.can_write:
-                        Checkpoint(self.ws.root, session.run_id).snapshot(f"before run {session.run_id}")
-                    checkpointed = True
-                lines, changed, finished, summary, failed = self._execute(actions, session)
-                written += changed
-                # check what the model wrote this turn, changed or not: rewriting a failing file
-                # unchanged must fail again, not pass silently
-                targets = changed + [str(a.args["path"]) for a in actions
-                                     if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
-                if changed:  # a failing page may load the script just changed: check failing files again
-                    targets += [p for p, c in latest.items() if not c.ok]
-                targets = [t for t in dict.fromkeys(targets) if self._is_workspace_file(t)]
-                last_checks = check_files(self.ws, targets, timeout=cfg.command_timeout, browser=cfg.browser_check,
-                                          keyboard=keyboard) if targets else []
-                if last_checks:
-                    self.ui.checks(last_checks)
-                    session.log("checks", results=[asdict(c) for c in last_checks])
-                latest.update((c.path, c) for c in last_checks)
-                checked_now = {c.path for c in last_checks}
-                still_failing = [c for p, c in latest.items()
-                                 if not c.ok and p not in checked_now and self._is_workspace_file(p)]
-                bad_checks = [c for c in last_checks if not c.ok] + still_failing
-                lines += [f"check {c.path}: {'OK' if c.ok else 'FAILED'} — {c.message}" for c in last_checks]
-                lines += [f"still failing (not fixed yet): {c.path} — {c.message[:600]}" for c in still_failing]
-                lines += [f"error: {e}" for e in errors]
-                stats = done.stats
-                ts = TurnStats(turn, stats.prompt_tokens, stats.cached_tokens, stats.decode_tokens, stats.ttft_s,
-                               stats.decode_tps, stats.wall_s, time.perf_counter() - t_tools, stats.drafted,
-                               stats.accepted)
-                turns.append(ts)
-                self.ui.turn_end(ts)
-                session.log("turn", **asdict(ts))
-
-                problems = bool(errors or failed or bad_checks)
-                if finished and not bad_checks:
-                    return end("done", summary or "finished")
-                if not actions and not errors:
-                    if written and not problems and not bad_checks:
-                        return end("done", "the model stopped acting after its changes passed the checks")
-                    lines = ["no action found in your reply. Write files with `FILE: path` + a fenced block, "
-                             "edit with SEARCH/REPLACE blocks, or call a tool in <tool_call> tags."]
-                    if "```" in done.text:
-                        lines.append("your code blocks were not saved: put a line `FILE: <path>` right before "
-                                     "each block, with the complete file content in the block.")
-                    problems = True
-                elif cfg.auto_finish and changed and not problems and not any(a.tool in ("run", "read_file", "list_files")
-                                                                             for a in actions):
-                    return end("done", f"wrote {', '.join(dict.fromkeys(changed))}; all checks pass")
-                wrote_nothing_new = (problems and not changed
-                                     and any(a.tool in ("write_file", "edit_file") for a in actions))
-                text = done.text.strip()
-                first = next((i for i, m in enumerate(messages[:-1]) if m["role"] == "assistant"
-                              and m["content"].strip() == text), None) if problems else None
-                if wrote_nothing_new:
-                    # greedy decoding repeats itself given the same failure: ask for a different fix, sampled
-                    lines.append("you wrote the same code again and it still fails: change the code that causes "
-                                 "the problem, do not repeat it.")
-                    resample = True
-                if problems:
-                    repairs += 1
-                    if repairs > cfg.repair_rounds:
-                        return end("gave_up", f"still failing after {cfg.repair_rounds} repair rounds: "
-                                   + "; ".join(lines[-3:])[:400])
-                if first is not None:
-                    # the same reply as an earlier turn: a model shown its own reply twice copies it again,
-                    # so rewind the conversation to before that reply and sample a different one
-                    del messages[first:]
-                    session.log("rewind", keep=first)
-                    resample = True
-                    continue
-                msg = prompts.results_message(lines, problems)
-                messages.append({"role": "user", "content": msg})
-                session.log("message", role="user", content=msg)
-            return end("max_turns", f"stopped after {cfg.max_turns} turns")
-        except KeyboardInterrupt:
-            return end("interrupted", "interrupted by the user")
-
-    def _is_workspace_file(self, rel: str) -> bool:
-        try:
-            return self.ws.resolve(rel).is_file()
-        except ToolError:
-            return False
-
-    def _unstuck(self, turn: int) -> SamplingParams:
-        """Sampling for a turn after the model rewrote a failing file unchanged: greedy decoding would
-        give the same answer again, so sample (temperature UNSTICK_TEMPERATURE, top-p 0.95), seeded
-        by the turn so a run stays reproducible."""
-        base = self.config.sampling
-        return SamplingParams(temperature=max(base.temperature, UNSTICK_TEMPERATURE), top_p=min(base.top_p, 0.95),
-                              top_k=base.top_k, seed=(base.seed or 0) + turn)
-
-    def _ask(self, messages: list[dict], max_tokens: int, sampling: SamplingParams) -> Done:
+    def _loop(self, messages: list[dict], run: _Run) -> Outcome:
         cfg = self.config
+        try:
+            for n in range(1, cfg.max_turns + 1):
+                if time.perf_counter() - run.t0 > cfg.wall_limit_s:
+                    return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached")
+                budget = min(cfg.max_tokens_per_turn, cfg.max_total_tokens - run.tokens_used)
+                if budget <= 0:
+                    return self._end(run, "max_tokens", f"token budget of {cfg.max_total_tokens} used up")
+                self.ui.turn_start(n)
+                sampling, run.sampling = run.sampling or cfg.sampling, None
+                turn = self._act(messages, budget, sampling, run)
+                t_verify = time.perf_counter()
+                verdict = self._verify(turn, run)
+                self._record(n, turn, verdict, run, time.perf_counter() - t_verify)
+                ended = self._decide(n, turn, verdict, messages, run)
+                if ended is not None:
+                    return ended
+            return self._end(run, "max_turns", f"stopped after {cfg.max_turns} turns")
+        except KeyboardInterrupt:
+            return self._end(run, "interrupted", "interrupted by the user")
+
+    # ---- act ----------------------------------------------------------------------------
+    def _act(self, messages: list[dict], budget: int, sampling: SamplingParams, run: _Run) -> Turn:
+        guard = RepetitionGuard()
         done = None
-        for ev in self.backend.stream_chat(ChatRequest(list(messages), max_tokens=max_tokens, sampling=sampling,
-                                                       speculate=cfg.speculate)):
+        request = ChatRequest(list(messages), max_tokens=budget, sampling=sampling, speculate=self.config.speculate,
+                              should_stop=lambda: guard.tripped)
+        for ev in self.backend.stream_chat(request):
             if isinstance(ev, TextDelta):
                 self.ui.text(ev.text)
+                guard.feed(ev.text)
             elif isinstance(ev, Done):
                 done = ev
         if done is None:
             raise RuntimeError(f"backend {self.backend.name} ended without a reply")
-        return done
+        run.tokens_used += done.stats.decode_tokens
+        if guard.tripped:
+            self.ui.note("the reply started repeating the same lines: cut, and the turn is sampled again")
+            return Turn(done.text, done.stats, [], [], [], [], [], False, "", False, runaway=True)
+        t_tools = time.perf_counter()
+        actions, errors = parse_reply(done.text, list(self.ws.list_files()))
+        if not run.checkpointed and any(a.tool in ("write_file", "edit_file", "run") for a in actions):
+            if self.ws.can_write:
+                Checkpoint(self.ws.root, run.session.run_id).snapshot(f"before run {run.session.run_id}")
+            run.checkpointed = True
+        lines, changed, finished, summary, failed = self._execute(actions, run.session)
+        written = [str(a.args["path"]) for a in actions
+                   if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
+        return Turn(done.text, done.stats, actions, errors, lines, changed, written, finished, summary, failed, False,
+                    time.perf_counter() - t_tools)
 
     def _execute(self, actions: list[Action], session: Session):
         lines: list[str] = []
@@ -288,9 +270,132 @@ class Agent:
             session.log("tool", name=a.tool, args=_brief_args(a.args), ok=result.ok, output=result.output[:4000])
             changed += result.changed_files
             failed |= not result.ok
-            head = f"{a.tool} {a.args.get('path') or a.args.get('command') or ''}".strip()
+            head = f"{a.tool} {a.args.get('path') or a.args.get('command') or a.args.get('pattern') or ''}".strip()
             lines.append(f"{head}: {'ok' if result.ok else 'FAILED'}" + (f"\n{result.output}" if result.output else ""))
         return lines, changed, finished, summary, failed
+
+    # ---- verify -------------------------------------------------------------------------
+    def _verify(self, turn: Turn, run: _Run) -> Verdict:
+        run.written += turn.changed
+        if turn.runaway or not run.written:
+            return Verdict([])
+        # what the model wrote this turn, changed or not (a failing file rewritten unchanged must fail
+        # again), and after any change the files still failing (a page may load the script just changed)
+        targets = turn.changed + turn.written
+        if turn.changed:
+            targets += [p for p, c in run.latest.items() if not c.ok]
+        ctx = VerifyContext(self.ws, run.task, list(dict.fromkeys(targets)), list(dict.fromkeys(run.written)),
+                            game=is_game(run.task), timeout=self.config.command_timeout,
+                            browser=self.config.browser_check)
+        verdict = run_verifiers(run.verifiers, ctx)
+        if verdict.results:
+            self.ui.checks(verdict.results)
+            run.session.log("checks", results=[asdict(c) for c in verdict.results])
+        run.latest.update((c.path, c) for c in verdict.results)
+        return verdict
+
+    def _record(self, n: int, turn: Turn, verdict: Verdict, run: _Run, verify_s: float) -> None:
+        s = turn.stats
+        gen = [st for v in run.verifiers for st in getattr(v, "stats", [])]
+        verify_tokens = sum(st.decode_tokens for st in gen) - sum(t.verify_tokens for t in run.turns)
+        ts = TurnStats(n, s.prompt_tokens, s.cached_tokens, s.decode_tokens, s.ttft_s, s.decode_tps, s.wall_s,
+                       turn.tools_s + verify_s, s.drafted, s.accepted, verify_s, verify_tokens)
+        run.tokens_used += verify_tokens
+        run.turns.append(ts)
+        self.ui.turn_end(ts)
+        run.session.log("turn", **asdict(ts))
+
+    # ---- decide -------------------------------------------------------------------------
+    def _decide(self, n: int, turn: Turn, verdict: Verdict, messages: list[dict], run: _Run) -> Outcome | None:
+        """End the run (an Outcome) or append the next user message and return None."""
+        checked = {c.path for c in verdict.results}
+        still = [c for p, c in run.latest.items() if not c.ok and p not in checked]
+        failures = verdict.failures + still
+        problems = bool(turn.errors or turn.tool_failed or failures or turn.runaway)
+        lines = list(turn.lines)
+        lines += [f"check {c.path}: {'OK' if c.ok else 'FAILED'} — {c.message}" for c in verdict.results]
+        lines += [f"still failing (not fixed yet): {c.path} — {c.message[:600]}" for c in still]
+        lines += [f"error: {e}" for e in turn.errors]
+
+        if not problems:
+            quiet = not turn.actions and not turn.errors
+            if turn.finished or (quiet and run.written) or (
+                    self.config.auto_finish and turn.changed and not turn.wants_results):
+                return self._judge(run, turn.summary)
+            if quiet:
+                lines = [prompts.NO_ACTION] + ([prompts.UNSAVED_BLOCKS] if "```" in turn.reply else [])
+                problems = True
+
+        reason, at = _stuck_reason(turn, messages, problems)
+        if not turn.runaway:
+            messages.append({"role": "assistant", "content": turn.reply})
+            run.session.log("message", role="assistant", content=turn.reply)
+        esc = run.stuck.observe(reason, len(messages) - 1 if at is None else at)
+        if esc.action != "none":
+            run.sampling = unstick_sampling(self.config.sampling, n + 1)
+        if esc.action == "give_up":
+            return self._end(run, "gave_up", f"stuck: {prompts.STUCK[esc.reason]}")
+        if esc.action == "rewind" or turn.runaway:
+            keep = esc.rewind_to if esc.action == "rewind" else len(messages)
+            del messages[keep:]
+            run.session.log("rewind", keep=keep)
+            return None  # a rewound turn is not a repair round
+        if esc.action == "note":
+            lines.append(prompts.STUCK[esc.reason])
+        if problems:
+            run.repairs += 1
+            if run.repairs > self.config.repair_rounds:
+                return self._end(run, "gave_up", f"still failing after {self.config.repair_rounds} repair rounds: "
+                                 + "; ".join(lines[-3:])[:400])
+        msg = prompts.results_message(lines, problems)
+        messages.append({"role": "user", "content": msg})
+        run.session.log("message", role="user", content=msg)
+        return None
+
+    def _judge(self, run: _Run, summary: str) -> Outcome:
+        """A clean end: done if behaviour was verified, else unverified with the reason."""
+        results = list(run.latest.values())
+        missing = list(dict.fromkeys(m for r in results for m in r.missing))
+        files = ", ".join(dict.fromkeys(run.written)) or "no files"
+        if any(r.ok and r.behavioural for r in results) and not missing:
+            passed = [r.path for r in results if r.behavioural]
+            return self._end(run, "done", summary or f"wrote {files}; verified by running: {', '.join(passed)}")
+        why = "; ".join(missing) if missing else (
+            "no check ran its behaviour (nothing to run)" if run.written else "no files were changed")
+        return self._end(run, "unverified", f"wrote {files}; not verified: {why}")
+
+    def _end(self, run: _Run, status: str, summary: str) -> Outcome:
+        results = [c for p, c in run.latest.items() if self._exists_or_virtual(p)]
+        out = Outcome(status, summary, list(dict.fromkeys(run.written)), run.turns, time.perf_counter() - run.t0,
+                      str(run.session.path), [asdict(c) for c in results],
+                      list(dict.fromkeys(m for r in results for m in r.missing)))
+        run.session.log("outcome", **{k: v for k, v in out.to_dict().items() if k != "turns"})
+        return out
+
+    def _exists_or_virtual(self, rel: str) -> bool:
+        """A check of a file that still exists, or of something that is not a file (names, tests)."""
+        if "." not in rel.rsplit("/", 1)[-1] or " " in rel:
+            return True
+        try:
+            return self.ws.resolve(rel).is_file()
+        except ToolError:
+            return False
+
+
+def _stuck_reason(turn: Turn, messages: list[dict], problems: bool) -> tuple[str | None, int | None]:
+    """(the sign of being stuck this turn, or None; for a repeated reply, where the earlier one is)."""
+    if turn.runaway:
+        return "runaway", None
+    if not problems:
+        return None, None
+    text = turn.reply.strip()
+    earlier = next((i for i, m in enumerate(messages) if m["role"] == "assistant" and m["content"].strip() == text),
+                   None)
+    if earlier is not None:
+        return "same_reply", earlier
+    if turn.written and not turn.changed:
+        return "same_code", None
+    return None, None
 
 
 def _brief_args(args: dict) -> dict:

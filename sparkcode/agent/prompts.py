@@ -28,13 +28,15 @@ print("hello, world")
 <tool_call>{"name": "run", "arguments": {"command": "python3 hello.py"}}</tool_call>
 <tool_call>{"name": "read_file", "arguments": {"path": "hello.py"}}</tool_call>
 <tool_call>{"name": "list_files", "arguments": {}}</tool_call>
+<tool_call>{"name": "search", "arguments": {"pattern": "def old_name", "glob": "*.py"}}</tool_call>
 <tool_call>{"name": "finish", "arguments": {"summary": "one line"}}</tool_call>"""
 
 _WORK_RULES = """- Write complete, working code. Never leave placeholders or TODOs.
 - A web page, app or game is ONE self-contained HTML file: inline <style> and <script>, no external files or libraries. It must start by itself when the page loads.
 - Games must be complete and playable: a running game loop, keyboard controls, score, game over and restart.
 - Use relative paths inside the workspace.
-- After your actions the workspace checks the files and shows you the results. Fix what fails."""
+- Keep every existing public function, class and method unless the task says to remove it.
+- After your actions the workspace checks the files, runs them and tests them against the task, and shows you the results. Fix what fails."""
 
 # "terse" (sparkcode's own style): act at once, no prose — fewer tokens per turn.
 SYSTEM = f"""You are sparkcode, a fast coding agent. You work in a workspace folder and act directly: no plans, no explanations, no chatter.
@@ -68,6 +70,18 @@ def system_prompt(style: str = "terse") -> str:
         raise SparkcodeError(f"unknown prompt style {style!r}; use one of {', '.join(STYLES)}") from None
 
 
+NO_ACTION = ("no action found in your reply. Write files with `FILE: path` + a fenced block, "
+             "edit with SEARCH/REPLACE blocks, or call a tool in <tool_call> tags.")
+UNSAVED_BLOCKS = ("your code blocks were not saved: put a line `FILE: <path>` right before "
+                  "each block, with the complete file content in the block.")
+STUCK = {  # what the stuck detector tells the model (or the user, on giving up), by sign
+    "same_code": "you wrote the same code again and it still fails: change the code that causes the problem, "
+                 "do not repeat it.",
+    "same_reply": "the model repeated an earlier reply.",
+    "runaway": "the reply kept repeating the same lines.",
+}
+
+
 def first_message(task: str, workspace_map: str) -> str:
     return f"Task: {task}\n\nWorkspace:\n{workspace_map}"
 
@@ -75,3 +89,35 @@ def first_message(task: str, workspace_map: str) -> str:
 def results_message(lines: list[str], problems: bool) -> str:
     tail = "Fix the problems above." if problems else "Continue, or call finish if the task is done."
     return "Results:\n" + "\n".join(f"- {ln}" for ln in lines) + "\n\n" + tail
+
+
+# ---- the verify stage: acceptance tests written from the task, never from the code -------------
+
+ACCEPTANCE_SYSTEM = """You write acceptance tests for a coding task. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
+Write pytest tests that check ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. Never invent behaviour the task does not state; when the task gives no exact value, do not assert one.
+- Import from the workspace modules listed (the tests run with the workspace folder as the current directory, on sys.path).
+- A command-line program: run it with subprocess.run([sys.executable, "<file>.py", <args>...], capture_output=True, text=True) and check returncode and stdout.
+- "Everywhere" or a rename: read the files and assert the old name does not appear.
+- 2 to 6 short test functions, no network, no sleeping, no files outside the workspace.
+Reply with one ```python block and nothing else."""
+
+
+def acceptance_request(task: str, outline: str) -> str:
+    return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}"
+
+
+def acceptance_retry(error: str) -> str:
+    return f"Your tests could not be used: {error}\nReply with one complete ```python block of pytest tests."
+
+
+def acceptance_review(task: str, outline: str, test_source: str, failure: str, candidates: int) -> str:
+    return (f"Task:\n{task}\n\nFiles and names in the workspace:\n{outline}\n\n"
+            f"This acceptance test failed on {candidates} different versions of the code:\n```python\n{test_source}\n```\n"
+            f"Failure:\n{failure}\n\nIf the test checks something the task does not state, or expects something that "
+            "contradicts the task, reply with the corrected test function in one ```python block. If the test is "
+            "right, reply with the single word KEEP.")
+
+
+def acceptance_failed(output: str) -> str:
+    return ("acceptance tests written from the task statement fail (fix the code, not the tests; they live in "
+            ".sparkcode/acceptance/):\n" + output)

@@ -48,16 +48,19 @@ class RichReporter:
 
 
 def summary_table(out: Outcome) -> Table:
-    t = Table(title=f"{out.status}: {out.summary}"[:200], show_footer=True)
+    label = {"done": "done (verified)", "unverified": "UNVERIFIED"}.get(out.status, out.status)
+    t = Table(title=f"{label}: {out.summary}"[:300], show_footer=True)
     cols = [("turn", "total"), ("prompt tok", sum(x.prompt_tokens for x in out.turns)),
             ("cached", sum(x.cached_tokens for x in out.turns)), ("out tok", sum(x.completion_tokens for x in out.turns)),
-            ("TTFT ms", ""), ("tok/s", ""), ("model s", f"{out.model_s:.1f}"), ("tools s", f"{out.tools_s:.1f}"),
+            ("TTFT ms", ""), ("tok/s", ""), ("model s", f"{out.model_s:.1f}"), ("tools s", f"{out.tools_s:.1f}"), ("of it verify s", f"{out.verify_s:.1f}"),
             ("accepted/drafted", "")]
     for name, footer in cols:
         t.add_column(name, footer=str(footer), justify="right")
     for x in out.turns:
         t.add_row(str(x.turn), str(x.prompt_tokens), str(x.cached_tokens), str(x.completion_tokens),
-                  f"{x.ttft_s * 1000:.0f}", f"{x.decode_tps:.1f}", f"{x.model_s:.1f}", f"{x.tools_s:.1f}",
+                  f"{x.ttft_s * 1000:.0f}", f"{x.decode_tps:.1f}", f"{x.model_s:.1f}", f"{x.tools_s:.1f}", f"{x.verify_s:.1f}",
                   f"{x.accepted}/{x.drafted}" if x.drafted else "-")
     t.caption = f"wall {out.wall_s:.1f} s · files: {', '.join(out.files_written) or 'none'} · log: {out.session}"
+    if out.missing:
+        t.caption += "\nnot checked here: " + "; ".join(out.missing) + " (see `sparkcode doctor`)"
     return t

@@ -45,6 +45,9 @@ TOOL_SPECS: list[dict] = [
           "path\n<<<<<<< SEARCH\nold lines\n=======\nnew lines\n>>>>>>> REPLACE",
           {"path": _PATH, "search": {"type": "string"}, "replace": {"type": "string"},
            "edits": {"type": "string"}}, []),
+    _tool("search", "Search the workspace's text files for a regular expression (like ripgrep): "
+          "file:line: text for each match. `glob` limits it to matching paths, e.g. *.py.",
+          {"pattern": {"type": "string"}, "glob": {"type": "string"}}, ["pattern"]),
     _tool("run", "Run a shell command in the workspace root and return its exit code and output.",
           {"command": {"type": "string"},
            "timeout": {"type": "integer", "description": "Seconds before the command is killed"}}, ["command"]),
@@ -55,7 +58,7 @@ _SPECS = {s["function"]["name"]: s["function"]["parameters"] for s in TOOL_SPECS
 _WRITE_TOOLS = ("write_file", "edit_file", "run")
 _ALIASES = {"file_path": "path", "filename": "path", "file": "path", "filepath": "path",
             "contents": "content", "text": "content", "cmd": "command",
-            "old": "search", "new": "replace", "old_str": "search", "new_str": "replace"}
+            "regex": "pattern", "query": "pattern", "old": "search", "new": "replace", "old_str": "search", "new_str": "replace"}
 
 
 @dataclass
@@ -164,6 +167,12 @@ class Toolbox:
     def _t_read_file(self, path: str, start_line: int | None = None, end_line: int | None = None) -> ToolResult:
         text = self.workspace.read_text(path, start_line, end_line, max_bytes=max(self.max_output - 200, 500))
         return ToolResult(True, text if text else "(empty file)")
+
+    def _t_search(self, pattern: str, glob: str | None = None) -> ToolResult:
+        hits = self.workspace.search(pattern, glob)
+        if not hits:
+            return ToolResult(True, f"no match for {pattern!r}" + (f" in {glob}" if glob else ""))
+        return ToolResult(True, "\n".join(f"{p}:{n}: {line}" for p, n, line in hits))
 
     def _t_write_file(self, path: str, content: str) -> ToolResult:
         real = self.workspace.resolve(path, for_write=True)

@@ -246,6 +246,38 @@ class Workspace:
             raise ToolError(f"cannot write {rel}: {e.strerror}") from e
         return path
 
+    # ---- searching --------------------------------------------------------------------------
+
+    def search(self, pattern: str, glob: str | None = None, max_hits: int = 200) -> list[tuple[str, int, str]]:
+        """(path, line number, line) for each line matching the regex `pattern`, like ripgrep:
+        text files of the workspace only (SKIP_DIRS and binary files passed over), optionally only
+        paths matching `glob` (fnmatch, e.g. ``*.py``). A bad regex is a ToolError."""
+        import fnmatch
+        import re
+
+        try:
+            rx = re.compile(pattern)
+        except re.error as e:
+            raise ToolError(f"bad regular expression {pattern!r}: {e}") from None
+        hits: list[tuple[str, int, str]] = []
+        for e in self._walk()[0]:
+            if glob and not (fnmatch.fnmatch(e.path, glob) or fnmatch.fnmatch(e.path.rsplit("/", 1)[-1], glob)):
+                continue
+            if e.size > 2 << 20:
+                continue
+            try:
+                data = (self.root / e.path).read_bytes()
+            except OSError:
+                continue
+            if b"\0" in data[:_BINARY_SNIFF]:
+                continue
+            for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+                if rx.search(line):
+                    hits.append((e.path, n, line.strip()[:200]))
+                    if len(hits) >= max_hits:
+                        return hits
+        return hits
+
     # ---- overview -------------------------------------------------------------------------
 
     def _walk(self, cap: int = _WALK_CAP) -> tuple[list[_Entry], int]:

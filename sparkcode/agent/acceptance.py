@@ -1,0 +1,215 @@
+"""Acceptance tests derived from the task statement: written by the model, run in the sandbox.
+
+`AcceptanceTests` is the verifier that asks the model. The first time Python code changed and
+compiles, a separate short generation sees the task and the workspace's names and signatures
+(`names.outline`) — never the code — and writes pytest tests into
+``.sparkcode/acceptance/test_task.py``. From then on every verification runs them; a failing
+test goes back to the coding model with pytest's report.
+
+Tests can be wrong too. Each failing test is remembered with the version of the code it failed
+on (a hash of the workspace's files); a test that has failed on ``review_after`` different
+versions is shown to the model again with the task and its failure, and is either kept or
+rewritten (once). A reviewed test that goes on failing on as many further versions is dropped
+and the result says so. A test file that does not parse is written again once.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+
+from ..backends.base import Backend, ChatRequest, collect
+from ..engine.sampling import SamplingParams
+from ..engine.stats import Stats
+from . import prompts
+from .checks import CheckResult
+from .names import outline
+from .shell import run_command
+from .verify import VerifyContext
+from .workspace import Workspace
+
+TEST_PATH = ".sparkcode/acceptance/test_task.py"
+_BLOCK = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.S)
+_FAILED = re.compile(r"^(?:FAILED|ERROR) \S*?::(\w+)", re.M)
+COLLECTION = "<collection>"
+
+
+@dataclass
+class _TestRecord:
+    failed_on: set[str] = field(default_factory=set)
+    reviewed: bool = False
+
+
+class AcceptanceTests:
+    name = "acceptance"
+
+    def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, speculate: str = "auto",
+                 note=lambda msg: None):
+        self.backend = backend
+        self.max_tokens = max_tokens
+        self.review_after = review_after
+        self.speculate = speculate
+        self.note = note
+        self.stats: list[Stats] = []  # the generations this verifier asked for
+        self.source: str | None = None
+        self.gave_up: str | None = None
+        self.records: dict[str, _TestRecord] = {}
+        self.dropped: list[str] = []
+
+    # ---- the Verifier protocol ----------------------------------------------------------------
+    def verify(self, ctx: VerifyContext) -> list[CheckResult]:
+        if not any(p.endswith(".py") for p in ctx.changed) or any(not r.ok for r in ctx.earlier):
+            return []  # nothing to run yet, or the code does not even compile: that goes back first
+        if self.source is None and self.gave_up is None:
+            self._write(ctx)
+        if self.source is None:
+            return [CheckResult("acceptance tests", True, "none could be written", missing=[f"acceptance tests: {self.gave_up}"])]
+        result = self._run(ctx)
+        if not result.ok and self._review(ctx, result.message):
+            result = self._run(ctx)
+        return [result]
+
+    # ---- writing ------------------------------------------------------------------------------
+    def _ask(self, messages: list[dict]) -> str:
+        done = collect(self.backend, ChatRequest(messages, max_tokens=self.max_tokens, sampling=SamplingParams(),
+                                                 speculate=self.speculate))
+        self.stats.append(done.stats)
+        return done.text
+
+    def _write(self, ctx: VerifyContext) -> None:
+        self.note("writing acceptance tests from the task statement")
+        messages = [{"role": "system", "content": prompts.ACCEPTANCE_SYSTEM},
+                    {"role": "user", "content": prompts.acceptance_request(ctx.task, outline(ctx.ws))}]
+        for _ in range(2):
+            reply = self._ask(messages)
+            source, error = parse_tests(reply)
+            if source:
+                self._save(ctx.ws, source)
+                return
+            messages += [{"role": "assistant", "content": reply},
+                         {"role": "user", "content": prompts.acceptance_retry(error)}]
+        self.gave_up = f"the model's tests could not be used ({error})"
+
+    def _save(self, ws: Workspace, source: str) -> None:
+        self.source = source
+        path = ws.root / TEST_PATH
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+
+    # ---- running ------------------------------------------------------------------------------
+    def _run(self, ctx: VerifyContext) -> CheckResult:
+        cmd = f"{sys.executable} -m pytest -q -rfE --no-header -p no:cacheprovider {TEST_PATH}"
+        r = run_command(cmd, ctx.ws.root, timeout=ctx.timeout, env_extra={"PYTHONDONTWRITEBYTECODE": "1"})
+        dropped = f" (dropped as wrong: {', '.join(self.dropped)})" if self.dropped else ""
+        if r.ok:
+            return CheckResult(TEST_PATH, True, f"acceptance tests pass{dropped}", behavioural=True)
+        version = fingerprint(ctx.ws)
+        failing = set(_FAILED.findall(r.output)) or {COLLECTION}
+        if "ERROR collecting" in r.output or "errors during collection" in r.output:
+            failing = {COLLECTION}
+        for name in failing:
+            self.records.setdefault(name, _TestRecord()).failed_on.add(version)
+        return CheckResult(TEST_PATH, False, prompts.acceptance_failed(_tail(r.output)), behavioural=True)
+
+    # ---- guarding against wrong tests ---------------------------------------------------------
+    def _review(self, ctx: VerifyContext, failure: str) -> bool:
+        """Review the tests that failed on enough versions; True if the file changed."""
+        changed = False
+        for name, rec in list(self.records.items()):
+            if len(rec.failed_on) < self.review_after:
+                continue
+            if name == COLLECTION:  # the file itself does not load: write it again, once
+                if rec.reviewed:
+                    continue
+                rec.reviewed, rec.failed_on = True, set()
+                self.note("acceptance tests do not load on several versions of the code: writing them again")
+                self.source = None
+                self._write(ctx)
+                changed = True
+                continue
+            src = function_source(self.source or "", name)
+            if src is None:
+                continue
+            if rec.reviewed:  # reviewed once and still failing everywhere: not obeyed forever
+                self._replace(ctx.ws, name, "")
+                self.dropped.append(name)
+                del self.records[name]
+                changed = True
+                continue
+            self.note(f"acceptance test {name} failed on {len(rec.failed_on)} versions of the code: reviewing it")
+            reply = self._ask([{"role": "system", "content": prompts.ACCEPTANCE_SYSTEM},
+                               {"role": "user", "content": prompts.acceptance_review(
+                                   ctx.task, outline(ctx.ws), src, _tail(failure, 1500), len(rec.failed_on))}])
+            rec.reviewed, rec.failed_on = True, set()
+            if reply.strip().upper().startswith("KEEP"):
+                continue
+            new, _ = parse_tests(reply, need_test=False)
+            fixed = function_source(new or "", name) if new else None
+            if fixed and fixed.strip() != src.strip():
+                self._replace(ctx.ws, name, fixed)
+                changed = True
+        return changed
+
+    def _replace(self, ws: Workspace, name: str, new_source: str) -> None:
+        self._save(ws, replace_function(self.source or "", name, new_source))
+
+
+def parse_tests(reply: str, need_test: bool = True) -> tuple[str | None, str]:
+    """(python source, "") from a reply's code block, or (None, why it cannot be used)."""
+    blocks = _BLOCK.findall(reply)
+    source = max(blocks, key=len) if blocks else reply
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        return None, f"SyntaxError on line {e.lineno}: {e.msg}"
+    tests = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and n.name.startswith("test")]
+    if need_test and not tests:
+        return None, "no test function (def test_...)"
+    return source.strip() + "\n", ""
+
+
+def function_source(source: str, name: str) -> str | None:
+    """The source of the top-level function `name` (decorators included)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    lines = source.splitlines()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            return "\n".join(lines[start - 1:node.end_lineno])
+    return None
+
+
+def replace_function(source: str, name: str, new: str) -> str:
+    """`source` with top-level function `name` replaced by `new` (removed when `new` is empty);
+    imports the new function's block brings along are added to the top."""
+    old = function_source(source, name)
+    if old is None:
+        return source
+    new_fn = function_source(new, name) if new else ""
+    extra = [ln for ln in new.splitlines() if re.match(r"(import|from)\s", ln) and ln not in source] if new else []
+    out = source.replace(old, new_fn or "", 1)
+    return "\n".join(extra + [out]) if extra else out
+
+
+def fingerprint(ws: Workspace) -> str:
+    """A hash of the workspace's files (state under .sparkcode/ excluded): one version of the code."""
+    h = hashlib.sha1()
+    for rel in ws.list_files():
+        h.update(rel.encode())
+        try:
+            h.update((ws.root / rel).read_bytes())
+        except OSError:
+            pass
+    return h.hexdigest()[:16]
+
+
+def _tail(text: str, n: int = 2500) -> str:
+    text = text.strip()
+    return text if len(text) <= n else "…" + text[-n:]

@@ -1,0 +1,83 @@
+"""The public names of a workspace's Python code, read with `ast` (nothing is imported or run).
+
+One reading serves two verifiers: the API guard (public functions, classes and methods that
+existed before a change must still exist unless the task names them) and the acceptance-test
+writer, which sees these names and signatures — never the code's bodies.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from .workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Name:
+    path: str
+    qualname: str  # "func", "Class", "Class.method"
+    signature: str  # "def func(a, b=1)", "class Class(Base)"
+
+
+def python_names(ws: Workspace) -> list[Name]:
+    """Public top-level functions and classes, and public methods of those classes, of every
+    parseable .py file in the workspace (a file that does not parse contributes nothing)."""
+    out: list[Name] = []
+    for rel in ws.list_files():
+        if not rel.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse((ws.root / rel).read_text(errors="replace"))
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _public(node.name):
+                out.append(Name(rel, node.name, _def(node)))
+            elif isinstance(node, ast.ClassDef) and _public(node.name):
+                bases = ", ".join(ast.unparse(b) for b in node.bases)
+                out.append(Name(rel, node.name, f"class {node.name}" + (f"({bases})" if bases else "")))
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                            _public(item.name) or item.name == "__init__"):
+                        out.append(Name(rel, f"{node.name}.{item.name}", "    " + _def(item)))
+    return out
+
+
+def is_cli(ws: Workspace, rel: str) -> bool:
+    """A .py file that runs as a program (a ``__main__`` guard or argparse)."""
+    try:
+        text = (ws.root / rel).read_text(errors="replace")
+    except OSError:
+        return False
+    return "__main__" in text or "argparse" in text or "sys.argv" in text
+
+
+def outline(ws: Workspace) -> str:
+    """Files and their public names with signatures, for a reader who must not see the code."""
+    names = python_names(ws)
+    by_file: dict[str, list[str]] = {}
+    for n in names:
+        by_file.setdefault(n.path, []).append(n.signature)
+    lines = []
+    for rel in ws.list_files():
+        if rel.endswith(".py"):
+            cli = " (runs as a program: python " + rel + " ...)" if is_cli(ws, rel) else ""
+            lines.append(f"{rel}{cli}")
+            lines += [f"    {s}" for s in by_file.get(rel, [])]
+        elif not _is_state(rel):
+            lines.append(rel)
+    return "\n".join(lines) or "(no files)"
+
+
+def _is_state(rel: str) -> bool:
+    return rel.startswith(".sparkcode/")
+
+
+def _public(name: str) -> bool:
+    return not name.startswith("_")
+
+
+def _def(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    prefix = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
+    return f"{prefix} {node.name}({ast.unparse(node.args)})"

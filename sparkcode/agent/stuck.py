@@ -1,0 +1,110 @@
+"""Noticing that the model is stuck, and escalating: note -> sample -> rewind -> give up.
+
+Greedy decoding shown the same failure tends to give the same answer. Three signs of that are
+fed to one `StuckDetector`:
+
+- ``same_code``: the turn rewrote failing files with exactly the content they had;
+- ``same_reply``: the reply is identical to an earlier reply of this conversation;
+- ``runaway``: the reply started repeating the same lines and was cut (`RepetitionGuard`).
+
+Each sign raises the level by one and the detector answers what to do next:
+
+1. ``note``: tell the model what it did, and sample the next turn (temperature 0.7, seeded);
+2. ``rewind``: drop the conversation back to before the first stuck reply (a model shown its
+   own reply twice copies it again) and sample anew;
+3. ``give_up``.
+
+A turn that makes progress (changed files, no repeat) lowers nothing: being stuck twice in a
+run is already a pattern. A rewound turn is not counted as a repair round by the loop.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..engine.sampling import SamplingParams
+
+UNSTICK_TEMPERATURE = 0.7
+
+
+@dataclass
+class Escalation:
+    action: str  # "none", "note", "rewind", "give_up"
+    reason: str = ""
+    rewind_to: int | None = None  # message index to cut the conversation at (for "rewind")
+
+
+class StuckDetector:
+    def __init__(self, max_level: int = 3):
+        self.level = 0
+        self.max_level = max_level
+        self.first_stuck_at: int | None = None  # index of the first stuck assistant message
+
+    def observe(self, reason: str | None, message_index: int) -> Escalation:
+        """`reason`: the sign seen this turn (None: none); `message_index`: where this turn's
+        assistant message is (or would be) in the conversation."""
+        if reason is None:
+            return Escalation("none")
+        self.level += 1
+        if self.first_stuck_at is None:
+            self.first_stuck_at = message_index
+        if self.level >= self.max_level:
+            return Escalation("give_up", reason)
+        if self.level == 1 and reason != "same_reply":
+            return Escalation("note", reason)
+        return Escalation("rewind", reason, rewind_to=self.first_stuck_at)
+
+    @property
+    def sampling_needed(self) -> bool:
+        return self.level > 0
+
+
+def unstick_sampling(base: SamplingParams, turn: int) -> SamplingParams:
+    """Sampling for a turn after the model got stuck: greedy would repeat itself, so sample
+    (temperature UNSTICK_TEMPERATURE, top-p 0.95), seeded by the turn so a run stays reproducible."""
+    return SamplingParams(temperature=max(base.temperature, UNSTICK_TEMPERATURE), top_p=min(base.top_p, 0.95),
+                          top_k=base.top_k, seed=(base.seed or 0) + turn)
+
+
+class RepetitionGuard:
+    """Watches a reply as it streams; `tripped` once its tail is the same block of lines over and
+    over (digits compared as one): a block of 1 line repeated `min_single` times or of 2-8 lines
+    repeated `min_block` times, covering at least `min_chars` characters."""
+
+    def __init__(self, min_single: int = 12, min_block: int = 6, min_chars: int = 600):
+        self.min_single, self.min_block, self.min_chars = min_single, min_block, min_chars
+        self.text = ""
+        self.tripped = False
+        self._checked_lines = 0
+
+    def feed(self, delta: str) -> bool:
+        self.text += delta
+        if self.tripped or "\n" not in delta:
+            return self.tripped
+        lines = self.text.split("\n")[:-1]  # complete lines only
+        if len(lines) == self._checked_lines:
+            return False
+        self._checked_lines = len(lines)
+        self.tripped = _repeats(lines[-200:], self.min_single, self.min_block, self.min_chars)
+        return self.tripped
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _repeats(lines: list[str], min_single: int, min_block: int, min_chars: int) -> bool:
+    norm = [_DIGITS.sub("0", ln.strip()) for ln in lines]
+    for k in range(1, 9):
+        need = min_single if k == 1 else min_block
+        if len(norm) < k * need:
+            continue
+        block = norm[-k:]
+        if not any(len(x) > 3 for x in block):
+            continue
+        reps = 1
+        while len(norm) >= k * (reps + 1) and norm[-k * (reps + 1):-k * reps] == block:
+            reps += 1
+        if reps >= need and sum(len(x) for x in block) * reps >= min_chars:
+            return True
+    return False

@@ -1,0 +1,159 @@
+"""The verify stage: small pluggable verifiers behind one Protocol, and the verdict they add up to.
+
+After a turn that changed files (or claimed to be finished) the loop runs every verifier; each
+returns `CheckResult`s. Three kinds of result matter to the decision (`Verdict`):
+
+- a failure goes back to the model;
+- a *behavioural* pass (tests ran, a page was played, a program ran) is what "done" needs;
+- a check that could not run here (no Chromium, no tests could be written) is listed in
+  ``missing`` with how to get it, and turns a would-be "done" into "unverified".
+
+The verifiers here need no model: `FileChecks` (syntax, pages played in Chromium, the
+workspace's own tests — see checks.py), `ApiGuard` (public names that existed before still exist
+unless the task names them) and `RenameGone` (after "rename X to Y", X appears nowhere).
+`acceptance.AcceptanceTests` is the one that asks the model, for tests derived from the task.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .checks import CheckResult, check_files
+from .names import python_names
+from .workspace import ToolError, Workspace
+
+
+@dataclass
+class VerifyContext:
+    ws: Workspace
+    task: str
+    targets: list[str]  # files to check now: changed this turn, written unchanged, and still failing
+    changed: list[str]  # every file the run has changed so far
+    game: bool = False
+    timeout: float = 30
+    browser: bool = True
+    earlier: list[CheckResult] = field(default_factory=list)  # results of the verifiers that ran before
+
+    @property
+    def changed_any(self) -> bool:
+        return bool(self.changed)
+
+
+class Verifier(Protocol):
+    name: str
+
+    def verify(self, ctx: VerifyContext) -> list[CheckResult]: ...
+
+
+@dataclass
+class Verdict:
+    results: list[CheckResult]
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def behavioural(self) -> bool:
+        """Some check ran the code's behaviour and passed."""
+        return any(r.ok and r.behavioural for r in self.results)
+
+    @property
+    def missing(self) -> list[str]:
+        return list(dict.fromkeys(m for r in self.results for m in r.missing))
+
+
+def run_verifiers(verifiers: list[Verifier], ctx: VerifyContext) -> Verdict:
+    results: list[CheckResult] = []
+    for v in verifiers:
+        ctx.earlier = list(results)
+        results += v.verify(ctx)
+    return Verdict(results)
+
+
+class FileChecks:
+    """Each target file checked by its kind (checks.check_files)."""
+
+    name = "files"
+
+    def verify(self, ctx: VerifyContext) -> list[CheckResult]:
+        live = [t for t in ctx.targets if _is_file(ctx.ws, t)]
+        return check_files(ctx.ws, live, timeout=ctx.timeout, browser=ctx.browser, keyboard=ctx.game) if live else []
+
+
+class ApiGuard:
+    """Public functions, classes and methods present before the run must still be there, unless
+    the task names them (it may ask to rename or remove them). A name moved to another file counts
+    as present."""
+
+    name = "api"
+
+    def __init__(self, ws: Workspace, task: str):
+        self.before = {n.qualname: n.path for n in python_names(ws)}
+        self.task_words = set(re.findall(r"\w+", task))
+
+    def verify(self, ctx: VerifyContext) -> list[CheckResult]:
+        if not self.before or not ctx.changed_any:
+            return []
+        now = {n.qualname for n in python_names(ctx.ws)}
+        gone = [q for q in self.before if q not in now and q.rsplit(".", 1)[-1] not in self.task_words]
+        if not gone:
+            return [CheckResult("public names", True, f"the {len(self.before)} public names that existed before are there")]
+        where = ", ".join(f"{q} ({self.before[q]})" for q in gone[:8])
+        return [CheckResult("public names", False,
+                            f"these public names existed before and are gone: {where}. Keep them (the task does "
+                            "not ask to remove them): restore them with their behaviour")]
+
+
+_RENAME = re.compile(r"\brename\s+(?:the\s+)?(?:(?:function|method|class|variable|constant|field|attribute|"
+                     r"parameter|argument|module)\s+)?[`'\"]?([A-Za-z_]\w*)[`'\"]?(?:\(\))?\s+"
+                     r"(?:everywhere\s+)?to\s+[`'\"]?([A-Za-z_]\w*)", re.I)
+
+
+def renames_in(task: str) -> list[tuple[str, str]]:
+    """(old, new) for each "rename X to Y" in a task statement."""
+    return [(m[1], m[2]) for m in _RENAME.finditer(task)
+            if m[1] != m[2] and (_quoted(m) or (_code_like(m[1]) and _code_like(m[2])))]
+
+
+def _quoted(m: re.Match) -> bool:
+    return any(q in m[0] for q in "`'\"") or "()" in m[0]
+
+
+def _code_like(name: str) -> bool:
+    """snake_case, camelCase or with digits: an identifier, not an English word."""
+    return "_" in name or bool(re.search(r"[a-z][A-Z]|\d", name))
+
+
+class RenameGone:
+    """After "rename X to Y", search the workspace: X must appear nowhere, Y somewhere."""
+
+    name = "rename"
+
+    def __init__(self, task: str):
+        self.renames = renames_in(task)
+
+    def verify(self, ctx: VerifyContext) -> list[CheckResult]:
+        if not self.renames or not ctx.changed_any:
+            return []
+        out = []
+        for old, new in self.renames:
+            left = ctx.ws.search(rf"\b{re.escape(old)}\b")
+            if left:
+                where = "; ".join(f"{p}:{n}: {line[:80]}" for p, n, line in left[:10])
+                out.append(CheckResult(f"rename {old}", False,
+                                       f"`{old}` still appears in {len(left)} place(s) (rename it everywhere): {where}"))
+            elif not ctx.ws.search(rf"\b{re.escape(new)}\b"):
+                out.append(CheckResult(f"rename {old}", False, f"`{new}` appears nowhere: rename `{old}` to `{new}`"))
+            else:
+                out.append(CheckResult(f"rename {old}", True, f"`{old}` is gone everywhere, `{new}` is used"))
+        return out
+
+
+def _is_file(ws: Workspace, rel: str) -> bool:
+    try:
+        return ws.resolve(rel).is_file()
+    except ToolError:
+        return False

@@ -1,0 +1,203 @@
+"""The verify stage with a scripted model: done means a behavioural check ran and passed.
+
+The scripted backend answers the agent's turns and the acceptance-test writer's generations in
+the order they are asked for, so each test lists both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sparkcode.agent import browser_check
+from sparkcode.agent.acceptance import TEST_PATH, replace_function
+from sparkcode.agent.loop import Agent, AgentConfig
+from sparkcode.agent.stuck import RepetitionGuard
+from sparkcode.agent.tools import Toolbox
+from sparkcode.agent.verify import renames_in
+from sparkcode.agent.workspace import ToolError, Workspace
+from sparkcode.backends.scripted import ScriptedBackend
+
+TASK = "Write stats.py with mean(xs) that returns the average of a list; mean([]) must return 0."
+
+
+def py(path: str, code: str) -> str:
+    return f"FILE: {path}\n```python\n{code}```"
+
+
+BUGGY = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n")
+FIXED = py("stats.py", "def mean(xs):\n    if not xs:\n        return 0\n    return sum(xs) / len(xs)\n")
+TESTS = py("test_stats.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+                            "def test_empty():\n    assert mean([]) == 0\n")
+
+
+def make(tmp_path: Path, replies, files: dict[str, str] | None = None, **cfg):
+    root = tmp_path / "ws"
+    root.mkdir(exist_ok=True)
+    for rel, text in (files or {}).items():
+        (root / rel).write_text(text)
+    backend = ScriptedBackend(replies)
+    return Agent(backend, Workspace(root), AgentConfig(**cfg)), backend
+
+
+def test_a_compile_only_pass_is_not_done_the_failing_acceptance_test_goes_back(tmp_path):
+    a, backend = make(tmp_path, [BUGGY, TESTS, FIXED])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    assert len(out.turns) == 2
+    # the test writer saw the task and the names, not the code
+    writer = backend.requests[1].messages
+    assert "mean([]) must return 0" in writer[-1]["content"] and "def mean(xs)" in writer[-1]["content"]
+    assert "sum(xs)" not in writer[-1]["content"]
+    # the failure went back to the coding model with pytest's report
+    feedback = backend.requests[2].messages[-1]["content"]
+    assert "acceptance tests" in feedback and "ZeroDivisionError" in feedback and "test_empty" in feedback
+    assert (a.ws.root / TEST_PATH).is_file() and not (a.ws.root / "test_stats.py").exists()
+    assert any(c["path"] == TEST_PATH and c["ok"] and c["behavioural"] for c in out.checks)
+    assert out.turns[0].verify_tokens > 0
+
+
+def test_a_wrong_acceptance_test_is_reviewed_and_rewritten(tmp_path):
+    wrong = py("t.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+                       "def test_empty():\n    assert mean([]) is None\n")
+    fixed_again = FIXED.replace("return 0\n", "return 0  # empty\n")
+    review = py("t.py", "from stats import mean\n\n\ndef test_empty():\n    assert mean([]) == 0\n")
+    a, backend = make(tmp_path, [FIXED, wrong, fixed_again, review])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    assert len(out.turns) == 2 and len(backend.requests) == 4
+    assert "failed on 2 different versions" in backend.requests[3].messages[-1]["content"]
+    assert "assert mean([]) == 0" in (a.ws.root / TEST_PATH).read_text()
+    assert "is None" not in (a.ws.root / TEST_PATH).read_text()
+
+
+def test_a_reviewed_test_that_keeps_failing_is_dropped_not_obeyed_forever(tmp_path):
+    wrong = py("t.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+                       "def test_empty():\n    assert mean([]) is None\n")
+    v = [FIXED.replace("return 0\n", f"return 0  # v{i}\n") for i in range(4)]
+    a, backend = make(tmp_path, [v[0], wrong, v[1], "KEEP", v[2], v[3]], repair_rounds=5)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    assert "def test_empty" not in (a.ws.root / TEST_PATH).read_text()
+    assert any("dropped as wrong: test_empty" in c["message"] for c in out.checks)
+
+
+def test_unusable_tests_leave_the_run_unverified_and_say_why(tmp_path):
+    a, _ = make(tmp_path, [FIXED, "I cannot write tests.", "still no tests"])
+    out = a.run(TASK)
+    assert out.status == "unverified"
+    assert "acceptance tests" in out.summary and out.missing
+    assert out.to_dict()["verified"] is False
+
+
+def test_a_change_with_nothing_to_run_is_unverified(tmp_path):
+    a, _ = make(tmp_path, ["FILE: NOTES.md\n```markdown\n# notes\n\nhello\n```"])
+    out = a.run("write a notes file")
+    assert out.status == "unverified"
+    assert "no check ran its behaviour" in out.summary
+
+
+def test_without_chromium_a_page_is_unverified_and_the_run_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(browser_check, "available", lambda: False)
+    page = ("FILE: index.html\n```html\n<!DOCTYPE html><html><body><button id='b'>+</button>"
+            "<script>document.getElementById('b').onclick = () => {};</script></body></html>\n```")
+    a, _ = make(tmp_path, [page])
+    out = a.run("make a page with a button")
+    assert out.status == "unverified"
+    assert any("chromium" in m.lower() for m in out.missing)
+
+
+def test_public_methods_that_existed_must_survive_a_rewrite(tmp_path):
+    stack = "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n" \
+            "        self.items.append(x)\n\n    def peek(self):\n        return self.items[-1]\n\n" \
+            "    def size(self):\n        return len(self.items)\n"
+    dropped = py("stack.py", "class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+                             "    def push(self, x):\n        self.items.append(x)\n\n"
+                             "    def pop(self):\n        return self.items.pop()\n")
+    tests = py("t.py", "from stack import Stack\n\n\ndef test_pop():\n    s = Stack()\n    s.push(1)\n"
+                       "    assert s.pop() == 1\n")
+    kept = py("stack.py", stack + "\n    def pop(self):\n        return self.items.pop()\n")
+    a, backend = make(tmp_path, [dropped, kept, tests], files={"stack.py": stack})
+    out = a.run("Add a pop() method to Stack in stack.py that removes and returns the top item.")
+    assert out.status == "done", out.summary
+    feedback = backend.requests[1].messages[-1]["content"]
+    assert "Stack.peek" in feedback and "Stack.size" in feedback and "are gone" in feedback
+
+
+def test_a_rename_is_checked_everywhere_with_the_search(tmp_path):
+    files = {"util.py": "def old_total(xs):\n    return sum(xs)\n",
+             "app.py": "from util import old_total\n\nprint(old_total([1, 2]))\n"}
+    half = ("util.py\n<<<<<<< SEARCH\ndef old_total(xs):\n=======\ndef grand_total(xs):\n>>>>>>> REPLACE")
+    rest = ("app.py\n<<<<<<< SEARCH\nfrom util import old_total\n\nprint(old_total([1, 2]))\n=======\n"
+            "from util import grand_total\n\nprint(grand_total([1, 2]))\n>>>>>>> REPLACE")
+    tests = py("t.py", "import subprocess, sys\n\n\ndef test_runs():\n"
+                       "    r = subprocess.run([sys.executable, 'app.py'], capture_output=True, text=True)\n"
+                       "    assert r.returncode == 0 and r.stdout.strip() == '3'\n")
+    a, backend = make(tmp_path, [half, rest, tests], files=files)
+    out = a.run("Rename `old_total` to `grand_total` everywhere in the project.")
+    assert out.status == "done", out.summary
+    feedback = backend.requests[1].messages[-1]["content"]
+    assert "`old_total` still appears" in feedback and "app.py:1" in feedback
+
+
+def test_rename_phrases_are_understood():
+    assert renames_in("Rename the function `get_usr` to `get_user` everywhere") == [("get_usr", "get_user")]
+    assert renames_in("please rename calc_total() to compute_total across all files") == [("calc_total", "compute_total")]
+    assert renames_in("add a rename command to the CLI") == []
+
+
+def test_a_reply_that_repeats_itself_is_cut_and_the_turn_sampled_again(tmp_path):
+    loop = "FILE: x.py\n```python\n" + "elif x == 1:\n    y = 2\n" * 200
+    calls = []
+
+    def runaway(request):
+        calls.append(request)
+        return loop
+
+    a, backend = make(tmp_path, [runaway, FIXED, TESTS])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    assert backend.requests[1].sampling.temperature == 0.7  # the retry is sampled
+    assert all("elif x == 1" not in m["content"] for m in backend.requests[1].messages)  # the cut reply is gone
+    assert out.turns[0].completion_tokens < 3072 // 2  # cut early, not at the token budget
+
+
+def test_the_repetition_guard_ignores_ordinary_code():
+    g = RepetitionGuard()
+    code = "\n".join(f"    cell{i} = document.createElement('div')" for i in range(40)) + "\n"
+    code += "}\n" * 30
+    assert not g.feed(code)
+    g2 = RepetitionGuard()
+    assert g2.feed("ctx.fillRect(0, 0, 10, 10);\nctx.strokeRect(1, 1, 10, 10);\n" * 40)
+
+
+def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
+    a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "and again\n" + BUGGY, "once more\n" + BUGGY],
+                      repair_rounds=10)
+    out = a.run(TASK)
+    assert out.status == "gave_up" and out.summary.startswith("stuck")
+    temps = [r.sampling.temperature for r in backend.requests]
+    assert temps == [0.0, 0.0, 0.0, 0.7, 0.7]  # turn 1, the test writer, turn 2 (stuck), then sampled
+    assert "you wrote the same code again" in backend.requests[3].messages[-1]["content"]
+    # the second time, the conversation went back to before the first stuck reply
+    assert backend.requests[4].messages == backend.requests[3].messages[:len(backend.requests[4].messages)]
+    assert not any("again\n" in m["content"] for m in backend.requests[4].messages if m["role"] == "assistant")
+
+
+def test_search_tool_finds_lines_and_stays_in_the_workspace(tmp_path):
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "a.py").write_text("x = 1\ndef old():\n    pass\n")
+    (tmp_path / "ws" / "b.txt").write_text("old news\n")
+    (tmp_path / "secret.py").write_text("def old(): pass\n")
+    tb = Toolbox(Workspace(tmp_path / "ws"))
+    r = tb.call("search", {"pattern": r"\bold\b"})
+    assert r.ok and "a.py:2: def old():" in r.output and "b.txt:1: old news" in r.output
+    assert "secret" not in r.output
+    assert "a.py" not in tb.call("search", {"pattern": "old", "glob": "*.txt"}).output
+    assert not tb.call("search", {"pattern": "("}).ok
+
+
+def test_replace_function_swaps_one_test():
+    src = "import x\n\n\ndef test_a():\n    assert 1\n\n\ndef test_b():\n    assert 2\n"
+    out = replace_function(src, "test_a", "import y\n\ndef test_a():\n    assert 3\n")
+    assert "assert 3" in out and "assert 2" in out and "assert 1" not in out and out.startswith("import y")
+    assert "test_b" not in replace_function(src, "test_b", "")
