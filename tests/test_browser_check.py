@@ -1,14 +1,20 @@
-"""`check_html_app` in Debian's headless Chromium: a working game, a JS error, a static canvas,
-a page that waits for a start key, a non-deterministic page, offline-only, an endless loop."""
+"""`playtest.judge_page`, the one verdict on pages, in Debian's headless Chromium: a good snake
+and the 1.5B model's broken one, errors at any moment (timers, key handlers, right after a
+dialog), the play area's size, keys, restarts, reloads, buttons, offline, endless loops."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from sparkcode.agent.browser_check import available, check_html_app
+from sparkcode.agent.browser_check import available
+from sparkcode.agent.playtest import MIN_AREA_PX, PLAY_S, judge_page
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not available(), reason="needs playwright and Debian chromium")]
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 ARROW_HANDLER = """
 document.addEventListener('keydown', e => {
@@ -16,19 +22,22 @@ document.addEventListener('keydown', e => {
   if (e.key === 'ArrowLeft') { dx = -1; dy = 0; } if (e.key === 'ArrowRight') { dx = 1; dy = 0; }
 });"""
 
-GOOD_GAME = """<!DOCTYPE html><html><body><canvas id="c" width="200" height="200"></canvas><script>
+# a square that wraps around the edges: no game over at all
+WRAPS = """<!DOCTYPE html><html><body><canvas id="c" width="400" height="400"></canvas><script>
 const g = document.getElementById('c').getContext('2d');
-let x = 100, y = 100, dx = 1, dy = 0;
+let x = 200, y = 200, dx = 1, dy = 0;
 """ + ARROW_HANDLER + """
 function frame() {
-  x = (x + dx * 2 + 200) % 200; y = (y + dy * 2 + 200) % 200;
-  g.fillStyle = '#000'; g.fillRect(0, 0, 200, 200); g.fillStyle = '#0f0'; g.fillRect(x, y, 10, 10);
+  x = (x + dx * 2 + 400) % 400; y = (y + dy * 2 + 400) % 400;
+  g.fillStyle = '#000'; g.fillRect(0, 0, 400, 400); g.fillStyle = '#0f0'; g.fillRect(x, y, 10, 10);
   requestAnimationFrame(frame);
 }
 requestAnimationFrame(frame);
 </script></body></html>"""
 
-JS_ERROR = """<!DOCTYPE html><html><body><canvas id="c" width="100" height="100"></canvas><script>
+TINY = WRAPS.replace("400", "120").replace("200", "60")
+
+JS_ERROR = """<!DOCTYPE html><html><body><canvas id="c" width="400" height="400"></canvas><script>
 const g = document.getElementById('c').getContext('2d');
 function loop() { g.fillRect(0, 0, 10, 10); updatePlayer(); requestAnimationFrame(loop); }
 requestAnimationFrame(loop);
@@ -38,39 +47,72 @@ STATIC = """<!DOCTYPE html><html><body><canvas id="c" width="100" height="100"><
 const g = document.getElementById('c').getContext('2d'); g.fillStyle = 'red'; g.fillRect(10, 10, 50, 50);
 </script></body></html>"""
 
-WAITS_FOR_SPACE = """<!DOCTYPE html><html><body><canvas id="c" width="120" height="120"></canvas><script>
-const g = document.getElementById('c').getContext('2d'); let running = false, x = 50, y = 50, dx = 1, dy = 0;
+WAITS_FOR_SPACE = """<!DOCTYPE html><html><body><canvas id="c" width="300" height="300"></canvas><script>
+const g = document.getElementById('c').getContext('2d'); let running = false, x = 150, y = 150, dx = 1, dy = 0;
 g.fillText('Press Space to start', 5, 60);
 window.addEventListener('keydown', e => { if (e.code === 'Space') running = true; });
 """ + ARROW_HANDLER + """
-setInterval(() => { if (!running) return; x += dx; y += dy; g.clearRect(0, 0, 120, 120); g.fillRect(x, y, 4, 4); }, 30);
+setInterval(() => { if (!running) return; x = (x + dx + 300) % 300; y = (y + dy + 300) % 300;
+  g.clearRect(0, 0, 300, 300); g.fillRect(x, y, 4, 4); }, 30);
 </script></body></html>"""
 
-ANIMATION_ONLY = """<!DOCTYPE html><html><body><canvas id="c" width="100" height="100"></canvas><script>
+ANIMATION_ONLY = """<!DOCTYPE html><html><body><canvas id="c" width="400" height="400"></canvas><script>
 const g = document.getElementById('c').getContext('2d'); let x = 0;
-setInterval(() => { x = (x + 1) % 100; g.clearRect(0, 0, 100, 100); g.fillRect(x, 10, 5, 5); }, 50);
+setInterval(() => { x = (x + 1) % 400; g.clearRect(0, 0, 400, 400); g.fillRect(x, 10, 5, 5); }, 50);
 </script></body></html>"""
 
-REAL_RANDOMNESS = """<!DOCTYPE html><html><body><canvas id="c" width="60" height="60"></canvas><script>
+REAL_RANDOMNESS = """<!DOCTYPE html><html><body><canvas id="c" width="300" height="300"></canvas><script>
 const g = document.getElementById('c').getContext('2d'); const a = new Uint32Array(1);
 setInterval(() => { crypto.getRandomValues(a); g.fillStyle = '#' + (a[0] % 0xffffff).toString(16).padStart(6, '0');
-  g.fillRect(0, 0, 60, 60); }, 50);
+  g.fillRect(0, 0, 300, 300); }, 50);
 </script></body></html>"""
+
+# a slow square that ends at the edge (4 s or more away); game over is an alert, then the error comes
+# (right after the dialog, where Playwright's fake clock loses it: only real-time play sees it)
+THROWS_AFTER_ALERT = """<!DOCTYPE html><html><body><canvas id="c" width="400" height="400"></canvas><script>
+const g = document.getElementById('c').getContext('2d'); let x = 200, y = 200, dx = 1, dy = 0, over = false;
+""" + ARROW_HANDLER + """
+setInterval(() => {
+  if (over) return;
+  x += dx * 5; y += dy * 5;
+  if (x < 0 || y < 0 || x >= 400 || y >= 400) { over = true; alert('over'); undefinedFn(); }
+  g.fillStyle = '#000'; g.fillRect(0, 0, 400, 400); g.fillStyle = '#0f0'; g.fillRect(x, y, 10, 10);
+}, 100);
+</script></body></html>"""
+
+THROWS_IN_KEY_HANDLER = WRAPS.replace("if (e.key === 'ArrowUp') {", "if (e.key === 'ArrowDown') steer(); if (e.key === 'ArrowUp') {")
 
 NO_CANVAS = "<!DOCTYPE html><html><body><h1>Todo</h1><ul id='l'></ul><script>l.innerHTML = '<li>a</li>';</script></body></html>"
 NO_CANVAS_ERROR = "<!DOCTYPE html><html><body><script>let x = = 1;</script></body></html>"
+COUNTER = """<!DOCTYPE html><html><body><p id="n">0</p><button id="inc">Add one</button><button id="dec">Take one</button>
+<script>let n = 0; const show = () => document.getElementById('n').textContent = n;
+document.getElementById('inc').onclick = () => { n++; show(); };
+document.getElementById('dec').onclick = () => { n--; show(); };</script></body></html>"""
+COUNTER_BROKEN = COUNTER.replace("n--; show();", "n--; render();")
 EXTERNAL = '<!DOCTYPE html><html><head><script src="https://cdn.example.invalid/lib.js"></script></head><body></body></html>'
-# game over after ~40 frames: alert, then location.reload() to restart (what small models often write)
-RELOADS_ON_GAME_OVER = """<!DOCTYPE html><html><body><canvas id="c" width="200" height="200"></canvas><script>
-const g = document.getElementById('c').getContext('2d'); let x = 100, y = 100, dx = 1, dy = 0, t = 0;
+
+# game over after ~5 s: location.reload() restarts it (what small models often write); and the same with an alert
+RELOADS_ON_GAME_OVER = """<!DOCTYPE html><html><body><canvas id="c" width="400" height="400"></canvas><script>
+const g = document.getElementById('c').getContext('2d'); let x = 200, y = 200, dx = 1, dy = 0, t = 0;
 """ + ARROW_HANDLER + """
 function frame() {
-  x = (x + dx * 2 + 200) % 200; y = (y + dy * 2 + 200) % 200; t++;
-  g.fillStyle = '#000'; g.fillRect(0, 0, 200, 200); g.fillStyle = '#0f0'; g.fillRect(x, y, 10, 10);
-  if (t > 40) { alert('Game over'); location.reload(); return; }
+  x = (x + dx * 2 + 400) % 400; y = (y + dy * 2 + 400) % 400; t++;
+  g.fillStyle = '#000'; g.fillRect(0, 0, 400, 400); g.fillStyle = '#0f0'; g.fillRect(x, y, 10, 10);
+  if (t > 300) { location.reload(); return; }
   requestAnimationFrame(frame);
 }
 requestAnimationFrame(frame);
+</script></body></html>"""
+ALERTS_AND_RELOADS = RELOADS_ON_GAME_OVER.replace("location.reload();", "alert('Game over'); location.reload();")
+
+# a DOM snake board of 10x10 cells of 15 px: too small to play
+DOM_BOARD = """<!DOCTYPE html><html><body><div id="board" style="display:grid;grid-template-columns:repeat(10,15px);
+grid-auto-rows:15px;width:150px"></div><script>
+const board = document.getElementById('board'); let x = 5, y = 5, dx = 1, dy = 0;
+for (let i = 0; i < 100; i++) board.appendChild(document.createElement('div'));
+""" + ARROW_HANDLER + """
+setInterval(() => { x = (x + dx + 10) % 10; y = (y + dy + 10) % 10;
+  [...board.children].forEach((c, i) => c.style.background = i === y * 10 + x ? 'green' : '#eee'); }, 100);
 </script></body></html>"""
 
 RELOADS_FOREVER = ("<!DOCTYPE html><html><body><canvas id='c'></canvas>"
@@ -90,80 +132,149 @@ def page(tmp_path, html: str, name: str = "app.html"):
     return p
 
 
-def test_good_canvas_game_moving_on_arrow_keys(tmp_path):
-    r = check_html_app(page(tmp_path, GOOD_GAME))
-    assert r.ok, r
-    assert r.errors == [] and r.canvas_changed and r.responds_to_keys
-    assert r.details["canvas"]["width"] == 200 and r.details["deterministic"] is True
-    assert r.details["key_listeners"] >= 1
+def has(problems: list[str], *needles: str) -> bool:
+    return any(all(n in p for n in needles) for p in problems)
 
 
-def test_js_error_is_reported_with_its_message(tmp_path):
-    r = check_html_app(page(tmp_path, JS_ERROR))
-    assert not r.ok
-    assert any("updatePlayer is not defined" in e for e in r.errors), r.errors
+# ---- the two snakes ------------------------------------------------------------------------------
+
+def test_the_default_models_snake_fails_for_its_size_its_alert_and_its_error(tmp_path):
+    v = judge_page(FIXTURES / "snake-dies-at-first-wall.html", game=True)
+    assert not v.ok and v.played
+    assert has(v.problems, "the play area is 300x150 CSS px", "size the canvas"), v.problems
+    assert has(v.problems, "uses alert() for game over", "show the game-over message on the page"), v.problems
+    assert has(v.problems, "ReferenceError", "finish is not defined"), v.problems
+    assert has(v.problems, "did not restart"), v.problems
+    assert v.summary.startswith(f"{len(v.problems)} problem(s)")
+    assert v.details["dialogs"][0]["type"] == "alert"
 
 
-def test_static_canvas_never_changes(tmp_path):
-    r = check_html_app(page(tmp_path, STATIC))
-    assert r.canvas_changed is False and r.responds_to_keys is False
-    assert r.errors == [] and not r.ok
-    assert "never changes" in r.summary()
+def test_a_good_snake_passes_and_is_seen_to_end_and_restart(tmp_path):
+    v = judge_page(FIXTURES / "snake-good.html", game=True)
+    assert v.ok, v.problems
+    d = v.details
+    assert d["virtual_s"] >= PLAY_S and d["responds_to_keys"] and d["canvas_changed"] and d["deterministic"]
+    assert d["play_area"]["kind"] == "canvas" and d["play_area"]["css_width"] == 400
+    overs = d["game_overs"]
+    assert len(overs) >= 2 and all(o["restarted_by"] == "Space" for o in overs), overs
+    assert d["errors"] == [] and d["dialogs"] == [] and "game over" in v.summary
+    assert d["loads"]["real time"]["played_s"] >= 2
+    print(f"good snake: {d['duration_s']} s wall, {d['virtual_s']} s played, {len(overs)} game overs")
 
 
-def test_game_that_waits_for_a_start_key(tmp_path):
-    r = check_html_app(page(tmp_path, WAITS_FOR_SPACE))
-    assert r.ok and r.canvas_changed and r.responds_to_keys, r
-    assert r.details["animates_before_start"] is False
+# ---- errors at any moment ------------------------------------------------------------------------
+
+def test_an_error_thrown_right_after_a_dialog_fails(tmp_path):
+    v = judge_page(page(tmp_path, THROWS_AFTER_ALERT), game=True)
+    assert not v.ok
+    assert has(v.problems, "undefinedFn is not defined", "after an alert() dialog"), v.problems
+    assert has(v.problems, "uses alert() for game over"), v.problems
+    assert v.details["loads"]["real time"]["dialogs"] == 1 and v.details["loads"]["real time"]["played_s"] > 4
 
 
-def test_animation_without_key_handling(tmp_path):
-    r = check_html_app(page(tmp_path, ANIMATION_ONLY))
-    assert r.ok and r.canvas_changed and not r.responds_to_keys, r
+def test_an_error_in_a_key_handler_fails(tmp_path):
+    v = judge_page(page(tmp_path, THROWS_IN_KEY_HANDLER), game=True)
+    assert not v.ok and has(v.problems, "steer is not defined"), v.problems
 
 
-def test_page_using_real_randomness_is_flagged_non_deterministic(tmp_path):
-    r = check_html_app(page(tmp_path, REAL_RANDOMNESS))
-    assert r.canvas_changed and r.details["deterministic"] is False
-    assert not r.responds_to_keys  # no key listener: no false positive from the noise
-
-
-def test_pages_without_a_canvas(tmp_path):
-    ok = check_html_app(page(tmp_path, NO_CANVAS, "a.html"))
-    assert ok.ok and ok.details["canvas"] is None and not ok.canvas_changed
-    bad = check_html_app(page(tmp_path, NO_CANVAS_ERROR, "b.html"))
-    assert not bad.ok and any("SyntaxError" in e for e in bad.errors)
-
-
-def test_network_requests_are_blocked_and_reported(tmp_path):
-    r = check_html_app(page(tmp_path, EXTERNAL))
-    assert not r.ok
-    assert any("cdn.example.invalid" in e and "offline" in e for e in r.errors), r.errors
-
-
-def test_a_game_that_reloads_itself_on_game_over_is_played_through_the_reloads(tmp_path):
-    for _ in range(2):  # the reload lands at a different moment of each check: it must pass every time
-        r = check_html_app(page(tmp_path, RELOADS_ON_GAME_OVER))
-        assert r.ok and r.canvas_changed and r.responds_to_keys, r
-
-
-def test_a_page_that_only_reloads_is_not_ok(tmp_path):
-    r = check_html_app(page(tmp_path, RELOADS_FOREVER))
-    assert not r.ok and not r.canvas_changed, r
+def test_js_error_in_a_frame_loop_is_reported_with_its_message(tmp_path):
+    v = judge_page(page(tmp_path, JS_ERROR))
+    assert not v.ok and has(v.problems, "JavaScript errors when the page runs", "updatePlayer is not defined")
 
 
 def test_runaway_timers_are_stopped_with_an_error_that_says_so(tmp_path):
-    r = check_html_app(page(tmp_path, RUNAWAY_TIMERS))
-    assert not r.ok and any("callbacks waiting at once" in e and "started again and again" in e
-                            for e in r.errors), r.errors
-    assert not any("did not finish" in e for e in r.errors)
+    v = judge_page(page(tmp_path, RUNAWAY_TIMERS))
+    assert not v.ok and has(v.problems, "callbacks waiting at once", "started again and again"), v.problems
+    assert not has(v.problems, "did not finish")
 
 
 def test_endless_loop_is_cut_off(tmp_path):
-    r = check_html_app(page(tmp_path, ENDLESS), timeout_s=3)
-    assert not r.ok and r.errors
+    v = judge_page(page(tmp_path, ENDLESS), timeout_s=4)  # cut off by the child's load timeout or by killing it
+    assert not v.ok and has(v.problems, "did not finish") and v.details["duration_s"] < 6, v
+
+
+# ---- games: size, keys, restarts ----------------------------------------------------------------------
+
+def test_a_tiny_canvas_game_fails_for_its_size_only(tmp_path):
+    v = judge_page(page(tmp_path, TINY), game=True)
+    assert v.problems == ["the play area is 120x120 CSS px: size the canvas (e.g. 400x400)"], v.problems
+    assert judge_page(page(tmp_path, TINY, "b.html")).ok  # not a game: no play area to size
+
+
+def test_a_tiny_dom_board_fails_for_its_size(tmp_path):
+    v = judge_page(page(tmp_path, DOM_BOARD), game=True)
+    assert v.details["responds_to_keys"] and v.details["play_area"]["kind"] == "board"
+    assert v.problems == [f"the play area (the game board (#board)) is 150x150 CSS px: make it at least "
+                          f"{MIN_AREA_PX}x{MIN_AREA_PX} (e.g. 400x400)"], v.problems
+
+
+def test_a_game_that_ignores_the_keys_fails_and_an_animation_is_fine(tmp_path):
+    v = judge_page(page(tmp_path, ANIMATION_ONLY), game=True)
+    assert not v.ok and has(v.problems, "the game has no keyboard controls"), v.problems
+    assert v.details["canvas_changed"] and not v.details["responds_to_keys"]
+    assert judge_page(page(tmp_path, ANIMATION_ONLY, "b.html")).ok  # not a game
+
+
+def test_a_game_that_wraps_around_passes_without_a_game_over(tmp_path):
+    v = judge_page(page(tmp_path, WRAPS), game=True)
+    assert v.ok, v.problems
+    assert v.details["game_overs"] == [] and v.details["virtual_s"] >= PLAY_S and v.details["key_listeners"] >= 1
+
+
+def test_game_that_waits_for_a_start_key(tmp_path):
+    v = judge_page(page(tmp_path, WAITS_FOR_SPACE), game=True)
+    assert v.ok and v.details["responds_to_keys"], v.problems
+    assert v.details["frames"][0] == v.details["frames"][3]  # still until Space
+
+
+def test_page_using_real_randomness_is_flagged_non_deterministic(tmp_path):
+    v = judge_page(page(tmp_path, REAL_RANDOMNESS), game=True)
+    assert v.details["canvas_changed"] and v.details["deterministic"] is False
+    assert not v.details["responds_to_keys"]  # no key listener: no false positive from the noise
+    assert has(v.problems, "no keyboard controls")
+
+
+def test_a_game_that_reloads_itself_on_game_over_is_played_through_the_reloads(tmp_path):
+    v = judge_page(page(tmp_path, RELOADS_ON_GAME_OVER), game=True)
+    assert v.ok, v.problems
+    overs = v.details["game_overs"]
+    assert overs and all(o["restarted_by"] == "reloading itself" for o in overs), overs
+    v = judge_page(page(tmp_path, ALERTS_AND_RELOADS, "b.html"), game=True)
+    assert v.problems == [v.problems[0]] and has(v.problems, "uses alert() for game over", "“Game over”")
+
+
+def test_a_page_that_only_reloads_is_not_ok(tmp_path):
+    v = judge_page(page(tmp_path, RELOADS_FOREVER))
+    assert not v.ok and not v.details.get("canvas_changed"), v
+
+
+def test_static_canvas_never_changes(tmp_path):
+    v = judge_page(page(tmp_path, STATIC))
+    assert v.problems == ["the canvas never changes after the page loads: start the loop/animation on load"]
+
+
+# ---- pages that are not games -------------------------------------------------------------------------
+
+def test_pages_without_a_canvas(tmp_path):
+    ok = judge_page(page(tmp_path, NO_CANVAS, "a.html"))
+    assert ok.ok and ok.details["play_area"] is None and ok.summary.startswith("loads without errors")
+    bad = judge_page(page(tmp_path, NO_CANVAS_ERROR, "b.html"))
+    assert not bad.ok and has(bad.problems, "SyntaxError")
+
+
+def test_each_button_is_clicked_and_must_not_throw(tmp_path):
+    ok = judge_page(page(tmp_path, COUNTER, "a.html"))
+    assert ok.ok and ok.details["buttons_clicked"] == ["Add one", "Take one"], ok
+    bad = judge_page(page(tmp_path, COUNTER_BROKEN, "b.html"))
+    assert not bad.ok and has(bad.problems, "render is not defined", "clicking the “Take one” button"), bad.problems
+
+
+def test_network_requests_are_blocked_and_reported(tmp_path):
+    v = judge_page(page(tmp_path, EXTERNAL))
+    assert not v.ok and has(v.problems, "cdn.example.invalid", "offline"), v.problems
 
 
 def test_missing_file(tmp_path):
-    r = check_html_app(tmp_path / "nope.html")
-    assert not r.ok and "does not exist" in r.errors[0]
+    v = judge_page(tmp_path / "nope.html")
+    assert not v.ok and not v.played and "does not exist" in v.problems[0]
+

@@ -14,7 +14,8 @@ from sparkcode import cli
 from sparkcode.agent import prompts
 from sparkcode.backends.scripted import ScriptedBackend
 from sparkcode.bench import race as R
-from sparkcode.agent.browser_check import AppCheck, available
+from sparkcode.agent.browser_check import available
+from sparkcode.agent.playtest import PageVerdict
 from sparkcode.profiles import BUILTIN, Profile
 
 PROFILES = [BUILTIN["standard"], BUILTIN["spark"], BUILTIN["spark-mini"]]
@@ -54,12 +55,16 @@ def quiet():
     return Console(file=io.StringIO(), width=200)
 
 
+def verdict(ok: bool, problems=(), **details) -> PageVerdict:
+    return PageVerdict(ok, list(problems), "played fine" if ok else f"{len(problems)} problem(s)", details)
+
+
 def fake_html_check(ok=True):
     seen = []
 
-    def check(path: Path) -> AppCheck:
+    def check(path: Path, game: bool = False) -> PageVerdict:
         seen.append(path)
-        return AppCheck(ok, [] if ok else ["ReferenceError: boom"], ok, ok, {"canvas": {"width": 1}})
+        return verdict(ok, [] if ok else ["JavaScript errors when the page runs in a browser: ReferenceError: boom"])
 
     check.seen = seen
     return check
@@ -109,7 +114,7 @@ def test_validity_checks_per_kind_of_result(tmp_path):
     }
     good, bad = fake_html_check(True), fake_html_check(False)
 
-    def check_html(path):
+    def check_html(path, game):
         return (good if "html-ok" in str(path) else bad)(path)
 
     res = R.run_race("t", profiles, backend_factory=factory_for(replies, []), check_html=check_html,
@@ -123,14 +128,37 @@ def test_validity_checks_per_kind_of_result(tmp_path):
     assert e["notes"].valid is None and "not checked" in e["notes"].check
 
 
-def test_a_game_task_needs_a_canvas_that_answers_the_keys(tmp_path):
+def test_pages_are_judged_by_the_playtest_as_games_for_a_game_task(tmp_path):
     (tmp_path / "game.html").write_text("<canvas></canvas>")
-    animates = lambda path: AppCheck(True, [], True, False, {"canvas": {"width": 1}})  # noqa: E731
-    assert R.check_workspace(tmp_path, ["game.html"], animates).valid is True
-    v = R.check_workspace(tmp_path, ["game.html"], animates, keyboard=True)
-    assert v.valid is False and "arrow keys" in v.message
-    no_canvas = lambda path: AppCheck(True, [], False, False, {"canvas": None})  # noqa: E731
-    assert R.check_workspace(tmp_path, ["game.html"], no_canvas, keyboard=True).valid is True
+    asked = []
+
+    def judge(path, game):
+        asked.append(game)
+        return verdict(not game, [] if not game else ["the game has no keyboard controls: pressing the arrow keys "
+                                                      "changes nothing. Add a keydown listener that steers it"],
+                       game_overs=[], responds_to_keys=False, canvas_changed=True, duration_s=3.0)
+
+    v = R.check_workspace(tmp_path, ["game.html"], judge)
+    assert v.valid is True and v.message == "game.html: played fine"
+    v = R.check_workspace(tmp_path, ["game.html"], judge, keyboard=True)
+    assert v.valid is False and "no keyboard controls" in v.message
+    assert v.checks[0]["problems"] and v.checks[0]["canvas_changed"] and v.checks[0]["duration_s"] == 3.0
+    assert asked == [False, True]
+
+
+def test_a_page_that_cannot_be_played_here_is_unchecked_not_valid(tmp_path):
+    from sparkcode.errors import SparkcodeError
+
+    (tmp_path / "game.html").write_text("<canvas></canvas>")
+    (tmp_path / "main.py").write_text("print(1)\n")
+
+    def no_browser(path, game):
+        raise SparkcodeError("page not played in a browser: install Debian's chromium")
+
+    v = R.check_workspace(tmp_path, ["game.html"], no_browser)
+    assert v.valid is None and "not played in a browser" in v.message
+    v = R.check_workspace(tmp_path, ["game.html", "main.py"], no_browser)
+    assert v.valid is None and v.checks[1]["ok"] is True
 
 
 def test_python_checks(tmp_path):
@@ -294,9 +322,9 @@ def test_html_result_is_played_in_the_browser(tmp_path):
     res = R.run_race("a moving dot", PROFILES[1:2], backend_factory=factory_for({"spark": [game]}, []),
                      workdir=tmp_path, console=quiet())
     e = res.entries[0]
-    assert e.valid is True and "canvas animates" in e.check
-    # the same page for a game task: it cannot be steered, so it is not a valid game
+    assert e.valid is True and "animates" in e.check, e.check
+    # the same page for a game task: a tiny play area that cannot be steered is not a valid game
     res = R.run_race("a moving dot game", PROFILES[1:2], backend_factory=factory_for({"spark": [game] * 4}, []),
                      workdir=tmp_path, console=quiet())
     e = res.entries[0]
-    assert e.valid is False and "a game must answer the arrow keys" in e.check
+    assert e.valid is False and "no keyboard controls" in e.check and "50x50" in e.check, e.check

@@ -1,27 +1,23 @@
-"""Does a generated web page actually work? Load it in headless Chromium and play it.
+"""Driving a generated web page in headless Chromium: the plumbing under the playtest.
 
-`check_html_app(path)` opens the file (``file://``) in Debian's chromium through Playwright and
-reports JS errors (uncaught exceptions and ``console.error``), whether the largest canvas (if
-any) changes over time, and whether the arrow keys change what it shows.
+What this module owns: finding Chromium (``/usr/bin/chromium`` from Debian, or
+``$SPARKCODE_CHROMIUM``; ``playwright install`` is never run), `available()`, the launch flags,
+the script injected before any page script, what one look at the page returns (`SNAPSHOT_JS`),
+one load of a page (`Load`), and running a check in a child process with a hard timeout, so a
+page stuck in an endless loop cannot hang the caller. What a page must do to pass is decided
+in `playtest.judge_page`, the one verdict on pages (the agent's checks and the race both use it).
 
-How "the keys change it" is told apart from plain animation: the page runs on a paused fake
-clock (Playwright's ``clock``: Date, timers, requestAnimationFrame and performance.now) with a
-seeded ``Math.random``, so two loads of the same page play out frame for frame alike. It is
-loaded once without arrow keys and once with ArrowUp/Right/Down/Left pressed at the same
-virtual moments; different frames mean the keys did something. A third load without keys
-checks that the page really is deterministic; when it is not (it reads real time some other
-way), key response falls back to "a key listener is registered and the canvas changed while
-the keys were pressed", and ``details["deterministic"]`` says so. Every load first clicks the
-canvas and presses Space and Enter, in case a game waits for a start key.
-
-Frames are read with ``canvas.toDataURL()``; WebGL contexts are created with
-``preserveDrawingBuffer`` so they can be read too. Requests other than file:/data:/blob: are
-blocked (a generated app must work offline); they show up as errors.
-
-The browser runs in a child process with a hard timeout, so a page stuck in an endless loop
-cannot hang the caller. Needs the ``playwright`` package (>= 1.45, for the clock) and a
-Chromium binary (``/usr/bin/chromium`` from Debian, or ``$SPARKCODE_CHROMIUM``); never runs
-``playwright install``.
+A `Load` runs the page either on a paused fake clock (Playwright's ``clock``: Date, timers,
+requestAnimationFrame and performance.now; ``run(ms)`` advances it, and an exception a timer or
+frame callback throws comes back as an error) or in real time. Either way ``Math.random`` is
+seeded, so fake-clock loads of the same page play out frame for frame alike; timers and frame
+loops started again and again are refused past a limit with an error that says so (a runaway
+loop would otherwise hang the page); dialogs (alert/confirm/prompt) are accepted at once and
+recorded; requests other than file:/data:/blob: are blocked (a generated app must work
+offline); and a page that reloads itself (``location.reload()`` on game over) is followed
+through its reloads. Canvas frames are read with ``toDataURL()``; WebGL contexts are created
+with ``preserveDrawingBuffer`` so they can be read too. A page without a canvas is looked at
+through its DOM (``body.innerHTML``), and its game board, if one is named so, is its play area.
 """
 
 from __future__ import annotations
@@ -34,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,6 +41,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARROWS = ("ArrowUp", "ArrowRight", "ArrowDown", "ArrowLeft")
 T0_S = 1_700_000_000  # the fake clock's start: the same instant in every load
 VIEWPORT = {"width": 960, "height": 720}
+MAX_RELOADS = 8
+PLAYWRIGHT_MISSING = ("checking web pages needs the `playwright` package (pip install 'playwright>=1.45'); "
+                      "its browser download is not needed, Debian's chromium is used")
 
 INIT_JS = r"""
 (() => {
@@ -85,48 +85,61 @@ INIT_JS = r"""
 })();
 """
 
-# The largest canvas (by displayed area, then by pixel count): its pixels, size and centre.
+# One look at the page. The play area is the largest canvas (by displayed area, then by pixel
+# count) or, without a canvas, the largest visible element named like a game board; the frame
+# is the canvas's pixels, or without a canvas the page's DOM.
 SNAPSHOT_JS = r"""
 () => {
-  const all = Array.from(document.querySelectorAll('canvas'));
-  if (!all.length) return null;
-  const score = c => { const r = c.getBoundingClientRect(); return [r.width * r.height, c.width * c.height]; };
-  let best = all[0], bs = score(all[0]);
-  for (const c of all.slice(1)) { const sc = score(c); if (sc[0] > bs[0] || (sc[0] === bs[0] && sc[1] > bs[1])) { best = c; bs = sc; } }
-  const r = best.getBoundingClientRect();
-  let data, blank = null;
-  try {
-    data = best.toDataURL();
-    const empty = document.createElement('canvas'); empty.width = best.width; empty.height = best.height;
-    blank = data === empty.toDataURL();
-  } catch (e) { data = 'unreadable: ' + e.name; }
+  const rect = e => e.getBoundingClientRect();
   const keyProps = [window, document, document.body].some(t => t && (t.onkeydown || t.onkeyup || t.onkeypress));
-  return {data, blank, count: all.length, width: best.width, height: best.height,
-          x: r.left + r.width / 2, y: r.top + r.height / 2, visible: r.width > 0 && r.height > 0,
-          keyListeners: window.__sparkKeyListeners + (keyProps ? 1 : 0)};
+  const out = {keyListeners: window.__sparkKeyListeners + (keyProps ? 1 : 0), count: 0, area: null, blank: null};
+  const canvases = Array.from(document.querySelectorAll('canvas'));
+  out.count = canvases.length;
+  if (canvases.length) {
+    const score = c => { const r = rect(c); return [r.width * r.height, c.width * c.height]; };
+    let best = canvases[0], bs = score(best);
+    for (const c of canvases.slice(1)) { const sc = score(c); if (sc[0] > bs[0] || (sc[0] === bs[0] && sc[1] > bs[1])) { best = c; bs = sc; } }
+    const r = rect(best);
+    try {
+      out.data = best.toDataURL();
+      const empty = document.createElement('canvas'); empty.width = best.width; empty.height = best.height;
+      out.blank = out.data === empty.toDataURL();
+    } catch (e) { out.data = 'unreadable: ' + e.name; }
+    // its displayed size without the border (clientWidth: content and padding)
+    out.area = {kind: 'canvas', what: 'the canvas' + (best.id ? ' #' + best.id : ''), width: best.width, height: best.height,
+                css_width: Math.round(best.clientWidth || r.width), css_height: Math.round(best.clientHeight || r.height),
+                x: r.left + r.width / 2, y: r.top + r.height / 2};
+  } else {
+    out.data = document.body ? document.body.innerHTML : document.documentElement.outerHTML;
+    const named = /board|grid|arena|field|game|play|maze|stage|world|snake|tetris|pong/i;
+    let best = null, ba = 0;
+    for (const e of (document.body ? document.body.querySelectorAll('*') : [])) {
+      if (['SCRIPT', 'STYLE', 'BUTTON', 'INPUT', 'CANVAS'].includes(e.tagName)) continue;
+      const name = (e.id || '') + ' ' + (typeof e.className === 'string' ? e.className : '');
+      if (!named.test(name)) continue;
+      const r = rect(e), a = r.width * r.height;
+      if (a > ba) { best = e; ba = a; }
+    }
+    if (best) {
+      const r = rect(best);
+      const what = best.id ? '#' + best.id : best.tagName.toLowerCase() + '.' + String(best.className).trim().split(/\s+/)[0];
+      out.area = {kind: 'board', what: 'the game board (' + what + ')', width: Math.round(r.width), height: Math.round(r.height),
+                  css_width: Math.round(r.width), css_height: Math.round(r.height), x: r.left + r.width / 2, y: r.top + r.height / 2};
+    }
+  }
+  return out;
 }
 """
 
-
-@dataclass
-class AppCheck:
-    ok: bool
-    errors: list[str]
-    canvas_changed: bool
-    responds_to_keys: bool
-    details: dict = field(default_factory=dict)
-
-    def summary(self) -> str:
-        if self.errors:
-            return f"{len(self.errors)} error(s): {self.errors[0][:200]}"
-        if not self.details.get("canvas"):
-            return "loaded without errors (no canvas)"
-        parts = ["canvas animates" if self.canvas_changed else "canvas never changes",
-                 "responds to arrow keys" if self.responds_to_keys else "arrow keys change nothing"]
-        return ", ".join(parts)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+# Visible, enabled buttons inside the viewport: where to click them.
+BUTTONS_JS = r"""
+() => Array.from(document.querySelectorAll('button, input[type=button], input[type=submit], input[type=reset], [role=button]'))
+  .map(b => { const r = b.getBoundingClientRect();
+              return {x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height, disabled: !!b.disabled,
+                      text: (b.innerText || b.value || b.getAttribute('aria-label') || '').trim().slice(0, 40)}; })
+  .filter(b => b.w > 0 && b.h > 0 && !b.disabled && b.x >= 0 && b.y >= 0 && b.x < innerWidth && b.y < innerHeight)
+  .slice(0, 20)
+"""
 
 
 def chromium_path() -> str:
@@ -147,32 +160,25 @@ def available() -> bool:
     return importlib.util.find_spec("playwright") is not None
 
 
-def check_html_app(path: Path | str, timeout_s: float = 20) -> AppCheck:
-    """Load and play the page at `path`; see the module docstring for what is checked."""
-    path = Path(path).resolve()
-    if not path.is_file():
-        return AppCheck(False, [f"{path} does not exist"], False, False, {})
+# ---- a check in a child process, with a hard timeout --------------------------------------------
+
+def run_child(module: str, args: list[str], timeout_s: float) -> dict | None:
+    """Run ``python -m module --json --chromium EXE ARGS`` and return the JSON object its last line
+    prints; None if it ran past `timeout_s` (it and its Chromium are killed)."""
     if importlib.util.find_spec("playwright") is None:
-        raise SparkcodeError("checking web pages needs the `playwright` package (pip install 'playwright>=1.45'); "
-                             "its browser download is not needed, Debian's chromium is used")
-    exe = chromium_path()
-    cmd = [sys.executable, "-m", "sparkcode.agent.browser_check", "--json", "--chromium", exe,
-           "--timeout", str(timeout_s), str(path)]
+        raise SparkcodeError(PLAYWRIGHT_MISSING)
+    cmd = [sys.executable, "-m", module, "--json", "--chromium", chromium_path(), *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True, text=True)
     try:
-        out, err = proc.communicate(timeout=timeout_s + 15)  # + browser start-up and the three loads' overhead
+        out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        return AppCheck(False, [f"the page did not finish within {timeout_s:g} s: a loop that never ends, or "
-                                "timers/animation loops started again and again (setInterval or "
-                                "requestAnimationFrame called from inside the game loop)"], False, False,
-                        {"timed_out": True})
+        return None
     finally:
         _kill_group(proc)  # chromium helpers left behind, if any
     try:
-        return AppCheck(**json.loads(out.strip().splitlines()[-1]))
-    except (ValueError, IndexError, TypeError) as e:
+        return json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError) as e:
         raise SparkcodeError(f"the browser check failed ({type(e).__name__}): {(err or out)[-1500:]}") from None
 
 
@@ -184,32 +190,85 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-# ---- the child process: drive the browser ----------------------------------------------------
+# ---- one load of a page (runs in the child) ---------------------------------------------------------
 
-def _frame_hash(snap: dict | None) -> str | None:
+def frame_hash(snap: dict | None) -> str | None:
     if snap is None:
         return None
     return hashlib.sha1(snap["data"].encode()).hexdigest()[:12]
 
 
-class _Load:
-    """One load of the page in a fresh browser context with a paused fake clock."""
+class PageKeepsReloading(Exception):
+    pass
 
-    def __init__(self, browser, url: str, timeout_s: float):
-        self.errors: list[str] = []
+
+def is_navigation(e: Exception) -> bool:
+    msg = str(e)
+    return "Execution context was destroyed" in msg or "navigation" in msg.lower() and "interrupted" in msg.lower()
+
+
+class Load:
+    """One load of the page in a fresh browser context: on a paused fake clock (``fake_clock``),
+    or in real time. Collects errors, blocked requests, dialogs and the page's own reloads."""
+
+    def __init__(self, browser, url: str, op_timeout_s: float, fake_clock: bool = True):
+        self.fake_clock = fake_clock
+        self.errors: list[dict] = []  # {"error", "at_s", "after_dialog", "doing"}
         self.blocked: list[str] = []
+        self.dialogs: list[dict] = []  # {"type", "message", "at_s"}
+        self.loads = 0  # load events; more than one: the page reloaded itself (or a form navigated)
+        self.t_ms = 0  # virtual time played (fake clock) or time waited (real time)
+        self._t_start = time.perf_counter()
+        self._dialog_last = ""  # the last thing that happened was this kind of dialog ("alert")
+        self.doing = ""  # what the player is doing now, for the errors it causes ("clicking the “Add” button")
         self.ctx = browser.new_context(viewport=VIEWPORT)
         self.ctx.route("**/*", self._route)
-        self.ctx.clock.install(time=T0_S)
-        self.ctx.clock.pause_at(T0_S)
+        if fake_clock:
+            self.ctx.clock.install(time=T0_S)
+            self.ctx.clock.pause_at(T0_S)
         self.ctx.add_init_script(INIT_JS)  # after the clock: its timer guard wraps the fake timers
         self.page = self.ctx.new_page()
-        self.page.set_default_timeout(timeout_s * 1000)
-        self.page.on("pageerror", lambda e: self.errors.append(f"{e.name or 'Error'}: {e.message}".strip()))
+        self.page.set_default_timeout(op_timeout_s * 1000)
+        self.page.on("pageerror", lambda e: self._error(f"{e.name or 'Error'}: {e.message}".strip()))
         self.page.on("console", self._console)
-        self.reloads = 0  # navigations the page made by itself (location.reload() on game over, say)
-        self.page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+        self.page.on("dialog", self._dialog)
+        self.page.on("load", lambda *_: self._loaded())
+        self.page.goto(url, wait_until="load", timeout=op_timeout_s * 1000)
         self.run(100)  # let the first timers and animation frames run
+
+    @property
+    def at_s(self) -> float:
+        return round(self.t_ms / 1000 if self.fake_clock else time.perf_counter() - self._t_start, 2)
+
+    @property
+    def reloads(self) -> int:
+        return max(0, self.loads - 1)
+
+    def _loaded(self) -> None:
+        self.loads += 1
+
+    def _error(self, text: str) -> None:
+        self.errors.append({"error": text, "at_s": self.at_s, "after_dialog": self._dialog_last, "doing": self.doing})
+
+    def _console(self, msg) -> None:
+        if msg.type == "error":
+            self._error(f"console.error: {msg.text}")
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append({"type": dialog.type, "message": dialog.message[:200], "at_s": self.at_s})
+        self._dialog_last = dialog.type
+        try:
+            dialog.accept()
+        except Exception:  # the page went away meanwhile
+            pass
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
 
     def _nav_safe(self, fn, *args):
         """Call fn; if the page navigated away meanwhile (a game that reloads itself to restart),
@@ -220,178 +279,92 @@ class _Load:
             try:
                 return fn(*args)
             except PlaywrightError as e:
-                if not _is_navigation(e):
+                if not is_navigation(e):
                     raise
-                self.reloads += 1
                 try:
                     self.page.wait_for_load_state("load")
                 except PlaywrightError as again:
-                    if not _is_navigation(again):
+                    if not is_navigation(again):
                         raise
         raise PageKeepsReloading(f"the page reloaded itself {self.reloads} times and never settled")
 
-    def _route(self, route) -> None:
-        url = route.request.url
-        if url.startswith(("file:", "data:", "blob:", "about:")):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
-
-    def _console(self, msg) -> None:
-        if msg.type == "error":
-            self.errors.append(f"console.error: {msg.text}")
-
     def run(self, ms: int) -> None:
-        """Advance the fake clock; an exception thrown by a timer or animation frame is a page error."""
+        """Let `ms` pass: advance the fake clock (an exception thrown by a timer or animation frame
+        is a page error), or wait in real time."""
         from playwright.sync_api import Error as PlaywrightError
 
+        self.t_ms += ms
+        if not self.fake_clock:
+            self._nav_safe(self.page.wait_for_timeout, ms)
+            return
         try:
             self._nav_safe(self.page.clock.run_for, ms)
         except PlaywrightError as e:
             msg = str(e).strip()
             if not msg.startswith("Clock.run_for:"):
                 raise
-            self.errors.append(msg.removeprefix("Clock.run_for:").strip().splitlines()[0])
+            self._error(msg.removeprefix("Clock.run_for:").strip().splitlines()[0])
 
     def snap(self) -> dict | None:
         return self._nav_safe(self.page.evaluate, SNAPSHOT_JS)
 
-    def start(self, snap: dict | None) -> None:
-        """Click the canvas (or the page) and press Space and Enter: some games wait for a start key."""
-        if snap and snap["visible"]:
-            self._nav_safe(self.page.mouse.click, snap["x"], snap["y"])
+    def frame(self) -> str | None:
+        return frame_hash(self.snap())
+
+    def click(self, x: float, y: float) -> None:
+        self._dialog_last = ""
+        self._nav_safe(self.page.mouse.click, x, y)
+
+    def click_area(self, snap: dict | None) -> None:
+        """Click the play area's centre (or the page's)."""
+        area = (snap or {}).get("area")
+        if area and area["css_width"] > 0 and area["css_height"] > 0:
+            self.click(area["x"], area["y"])
         else:
-            self._nav_safe(self.page.mouse.click, VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
-        self._nav_safe(self.page.keyboard.press, "Space")
-        self._nav_safe(self.page.keyboard.press, "Enter")
+            self.click(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+
+    def press(self, key: str) -> None:
+        self._dialog_last = ""
+        self._nav_safe(self.page.keyboard.press, key)
 
     def key(self, key: str, down: bool) -> None:
+        self._dialog_last = ""
         self._nav_safe(self.page.keyboard.down if down else self.page.keyboard.up, key)
+
+    def start(self, snap: dict | None) -> None:
+        """Click the play area and press Space and Enter: some games wait for a start key."""
+        self.click_area(snap)
+        self.press("Space")
+        self.press("Enter")
+
+    def buttons(self) -> list[dict]:
+        return self._nav_safe(self.page.evaluate, BUTTONS_JS)
 
     def close(self) -> None:
         self.ctx.close()
 
 
-MAX_RELOADS = 8
+# ---- the old entry point -----------------------------------------------------------------------------
+
+@dataclass
+class AppCheck:
+    """Deprecated shape of a page check, kept for callers of `check_html_app`; the verdict is
+    `playtest.PageVerdict`."""
+    ok: bool
+    errors: list[str]
+    canvas_changed: bool
+    responds_to_keys: bool
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
-class PageKeepsReloading(Exception):
-    pass
+def check_html_app(path: Path | str, timeout_s: float = 60, game: bool = True) -> AppCheck:
+    """Deprecated: `playtest.judge_page` (this only reshapes its verdict)."""
+    from .playtest import judge_page
 
-
-def _is_navigation(e: Exception) -> bool:
-    msg = str(e)
-    return "Execution context was destroyed" in msg or "navigation" in msg.lower() and "interrupted" in msg.lower()
-
-
-def _play(browser, url: str, timeout_s: float, keys: bool) -> tuple[list[str | None], dict | None, list[str], list[str]]:
-    """(frame hashes: idle then after start then after each arrow, last snapshot, errors, blocked urls)."""
-    load = _Load(browser, url, timeout_s)
-    try:
-        frames, snap = [], load.snap()
-        frames.append(_frame_hash(snap))
-        for _ in range(3):  # idle: does it animate by itself?
-            load.run(400)
-            snap = load.snap()
-            frames.append(_frame_hash(snap))
-        load.start(snap)
-        load.run(300)
-        snap = load.snap()
-        frames.append(_frame_hash(snap))
-        for key in ARROWS:
-            if keys:
-                load.key(key, down=True)
-            load.run(150)
-            if keys:
-                load.key(key, down=False)
-            load.run(250)
-            snap = load.snap() or snap
-            frames.append(_frame_hash(snap))
-        return frames, snap, load.errors, load.blocked
-    finally:
-        load.close()
-
-
-IDLE = 4  # frames[:IDLE] are before the start click/keys; frames[IDLE] right after; the rest after each arrow
-
-
-def _check(path: Path, chromium: str, timeout_s: float) -> AppCheck:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
-
-    url = path.as_uri()
-    details: dict = {"url": url}
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            try:
-                quiet, snap, errs, blocked = _play(browser, url, timeout_s, keys=False)
-            except PageKeepsReloading as e:
-                return AppCheck(False, [str(e)], False, False, details)
-            except PlaywrightError as e:
-                return AppCheck(False, [f"the page did not load: {str(e).splitlines()[0]}"], False, False, details)
-            errors += errs
-            errors += [f"blocked a network request (a generated app must work offline): {u}" for u in blocked]
-            details["blocked_requests"] = blocked
-            if snap is None:
-                details["canvas"] = None
-                return AppCheck(not errors, _dedupe(errors), False, False, details)
-            details["canvas"] = {k: snap[k] for k in ("width", "height", "count", "visible")}
-            details["frames"] = quiet
-            details["key_listeners"] = snap["keyListeners"]
-            details["blank"] = snap["blank"]
-            canvas_changed = len(set(quiet)) > 1
-            details["animates_before_start"] = len(set(quiet[:IDLE])) > 1
-            try:
-                played, _, errs, _ = _play(browser, url, timeout_s, keys=True)
-                errors += errs
-                again = quiet
-                if canvas_changed:
-                    again, _, errs, _ = _play(browser, url, timeout_s, keys=False)
-                    errors += errs
-            except (PageKeepsReloading, PlaywrightError) as e:
-                return AppCheck(False, [f"the page failed on a second load: {str(e).splitlines()[0]}"],
-                                canvas_changed, False, details)
-            details["frames_with_keys"] = played
-            deterministic = again == quiet
-            details["deterministic"] = deterministic
-            if deterministic:
-                responds = played[IDLE + 1:] != quiet[IDLE + 1:]
-            else:  # timing differs between loads: fall back to listeners + change while keys were pressed
-                responds = snap["keyListeners"] > 0 and len(set(played[IDLE:])) > 1
-        finally:
-            browser.close()
-    errors = _dedupe(errors)
-    ok = not errors and (canvas_changed or responds)
-    return AppCheck(ok, errors, canvas_changed, responds, details)
-
-
-def _dedupe(xs: list[str]) -> list[str]:
-    return list(dict.fromkeys(x[:2000] for x in xs))
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m sparkcode.agent.browser_check",
-                                 description="Load a web page in headless Chromium and report whether it works.")
-    ap.add_argument("path")
-    ap.add_argument("--timeout", type=float, default=20)
-    ap.add_argument("--chromium", default=None)
-    ap.add_argument("--json", action="store_true", help="print one line of JSON (used by check_html_app)")
-    args = ap.parse_args(argv)
-    if args.json:
-        res = _check(Path(args.path).resolve(), args.chromium or chromium_path(), args.timeout)
-        print(json.dumps(res.to_dict()))
-    else:
-        res = check_html_app(args.path, timeout_s=args.timeout)
-        print(("OK: " if res.ok else "NOT OK: ") + res.summary())
-        for e in res.errors:
-            print("  " + e)
-    return 0 if res.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    v = judge_page(path, game=game, timeout_s=timeout_s)
+    d = v.details
+    return AppCheck(v.ok, list(d.get("errors", [])), bool(d.get("canvas_changed")),
+                    bool(d.get("responds_to_keys")), d)

@@ -154,23 +154,22 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
     if problems:
         return CheckResult(rel, False, "; ".join(problems))
     ran = ""
-    if browser:
-        from . import browser_check
+    if browser:  # the page is played; `playtest.judge_page` is the one verdict on pages
+        from . import browser_check, playtest
+        from ..errors import SparkcodeError
 
-        if browser_check.available():
-            app = browser_check.check_html_app(ws.root / rel, timeout_s=min(timeout, 30))
-            d = app.details
-            if app.errors:
-                problems.append("JavaScript errors when the page runs in a browser: " + " | ".join(app.errors[:3])[:1200])
-            elif d.get("canvas") and not app.canvas_changed:
-                problems.append("the canvas never changes after the page loads: start the loop/animation on load")
-            elif d.get("canvas") and d.get("key_listeners") and not app.responds_to_keys:
-                problems.append("pressing the arrow keys changes nothing on the canvas (does the game end at once, "
-                                "or ignore the keys?)")
-            elif d.get("canvas") and keyboard and not app.responds_to_keys:
-                problems.append("the game has no keyboard controls: pressing the arrow keys changes nothing. Add a "
-                                "keydown listener that steers it")
-            ran = "; runs in Chromium: " + app.summary()
+        parsed = f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check"
+        if not browser_check.available():
+            return CheckResult(rel, True, parsed + "; not played in a browser", behavioural=False,
+                               missing=[playtest.NO_BROWSER])
+        try:
+            verdict = playtest.judge_page(ws.root / rel, game=keyboard, timeout_s=max(45.0, timeout))
+        except SparkcodeError as e:  # the browser itself failed: say so, do not fail the page for it
+            return CheckResult(rel, True, parsed + "; not played in a browser", behavioural=False,
+                               missing=[f"page not played in a browser: {e}"])
+        if not verdict.ok:
+            return CheckResult(rel, False, "; ".join(verdict.problems), behavioural=verdict.played)
+        return CheckResult(rel, True, f"{parsed}; played in Chromium: {verdict.summary}", behavioural=True)
     if problems:
         return CheckResult(rel, False, "; ".join(problems))
     return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check" + ran)

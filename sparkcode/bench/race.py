@@ -5,9 +5,10 @@ and runs alone — one at a time, so no run slows another. Wall time is the agen
 (model loading is reported apart as ``load_s``). A live table shows each run's status, turn,
 tokens out and elapsed time. What the run produced is then checked:
 
-- an HTML file: played in headless Chromium (`browser_check.check_html_app`): no JS errors, and
-  a canvas, if any, must animate or answer the arrow keys — and for a game task (the task says
-  "game") it must answer the arrow keys: an animation that cannot be steered is not a game;
+- an HTML file: judged by `playtest.judge_page`, the same verdict the agent's checks use: played
+  in headless Chromium, no JS errors, a canvas that changes; for a game task (`checks.is_game`)
+  played for 30 s with the arrow keys, which must steer it, through game over and restart, on a
+  play area of at least 240x240 px and without alert() dialogs;
 - a Python file: it compiles, and entry points (``__main__`` guard, main.py/app.py, or the only
   file) run in the sandboxed shell within a timeout (still running at the timeout counts as
   running, e.g. a server or a game loop; a crash does not);
@@ -153,8 +154,9 @@ def _live_table(rows: list[_Row], task: str):
 
 def check_workspace(root: Path, files: list[str], check_html: Callable | None = None,
                     py_timeout: float = PY_RUN_TIMEOUT_S, keyboard: bool = False) -> Validity:
-    """Check the files a run wrote (see the module docstring). ``keyboard`` (a game task): a page
-    with a canvas is valid only if the arrow keys change it."""
+    """Check the files a run wrote (see the module docstring). ``keyboard``: a game task (its pages
+    are played as games). ``check_html(path, game=...)`` returns a `PageVerdict` (default: the
+    playtest's `judge_page`)."""
     html = [f for f in files if f.lower().endswith((".html", ".htm")) and (root / f).is_file()]
     py = [f for f in files if f.endswith(".py") and (root / f).is_file()]
     if not files:
@@ -162,20 +164,25 @@ def check_workspace(root: Path, files: list[str], check_html: Callable | None = 
     checks: list[dict] = []
     if html:
         if check_html is None:
-            from ..agent.browser_check import check_html_app as check_html
+            from ..agent.playtest import judge_page as check_html
         for f in html:
-            r = check_html(root / f)
-            unplayable = keyboard and r.ok and (r.details or {}).get("canvas") is not None and not r.responds_to_keys
-            checks.append({"file": f, "ok": r.ok and not unplayable,
-                           "message": r.summary() + ("; a game must answer the arrow keys" if unplayable else ""),
-                           "errors": r.errors[:5],
-                           "canvas_changed": r.canvas_changed, "responds_to_keys": r.responds_to_keys})
+            try:
+                v = check_html(root / f, game=keyboard)
+            except SparkcodeError as e:  # no Chromium or playwright here: the page cannot be judged
+                checks.append({"file": f, "ok": None, "message": str(e)})
+                continue
+            d = v.details or {}
+            checks.append({"file": f, "ok": v.ok, "message": v.summary if v.ok else "; ".join(v.problems),
+                           "problems": v.problems[:5], "game_overs": len(d.get("game_overs") or []),
+                           "canvas_changed": d.get("canvas_changed"), "responds_to_keys": d.get("responds_to_keys"),
+                           "duration_s": d.get("duration_s")})
     for f in py:
         checks.append(_check_python(root, f, run=_is_entry_point(root / f, len(py) == 1), timeout=py_timeout))
     if not checks:
         return Validity(None, f"not checked ({', '.join(files[:3])})")
-    valid = all(c["ok"] for c in checks)
-    bad = [c for c in checks if not c["ok"]]
+    oks = [c["ok"] for c in checks]
+    valid = False if False in oks else None if None in oks else True
+    bad = [c for c in checks if c["ok"] is not True]
     msg = "; ".join(f"{c['file']}: {c['message']}" for c in (bad or checks))
     return Validity(valid, msg[:300], checks)
 
