@@ -114,3 +114,19 @@ def test_engine_recovers_after_an_abandoned_stream(qwen05):
     it.close()  # client went away mid-generation
     again = qwen05.generate(msgs, max_tokens=20)
     assert again.text == full.text
+
+
+def test_a_side_request_keeps_the_main_conversations_cache(qwen05):
+    from sparkcode.backends.base import ChatRequest, collect
+    from sparkcode.backends.local import LocalBackend
+
+    backend = LocalBackend(qwen05)
+    system = "You are reviewing this module:\n" + "\n".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(30))
+    main = chat("What does f3 return for 2?", system)
+    qwen05.reset()
+    first = collect(backend, ChatRequest(main, max_tokens=8))
+    side = collect(backend, ChatRequest(chat("Say hello."), max_tokens=8, keep_cache=True))
+    assert side.stats.cached_tokens < 10  # only the chat template's opening in common
+    again = collect(backend, ChatRequest(main, max_tokens=8))
+    assert again.stats.cached_tokens == again.stats.prompt_tokens - 1  # the main KV came back
+    assert again.text == first.text

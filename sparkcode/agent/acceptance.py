@@ -75,7 +75,7 @@ class AcceptanceTests:
     # ---- writing ------------------------------------------------------------------------------
     def _ask(self, messages: list[dict]) -> str:
         done = collect(self.backend, ChatRequest(messages, max_tokens=self.max_tokens, sampling=SamplingParams(),
-                                                 speculate=self.speculate))
+                                                 speculate=self.speculate, keep_cache=True))
         self.stats.append(done.stats)
         return done.text
 

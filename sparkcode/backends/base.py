@@ -18,6 +18,7 @@ class ChatRequest:
     tools: list[dict] | None = None
     speculate: str = "auto"
     should_stop: Callable[[], bool] | None = None
+    keep_cache: bool = False  # a side request: an embedded engine keeps the main conversation's KV cache
 
 
 @runtime_checkable

@@ -20,6 +20,15 @@ class LocalBackend:
         return cls(Engine(model, **engine_kw))
 
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
+        if request.keep_cache:
+            return self._side(request)
+        return self._stream(request)
+
+    def _stream(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
         return self.engine.stream(request.messages, max_tokens=request.max_tokens, sampling=request.sampling,
                                   stop=request.stop, tools=request.tools, speculate=request.speculate,
                                   should_stop=request.should_stop)
+
+    def _side(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
+        with self.engine.keep_cache():
+            yield from self._stream(request)

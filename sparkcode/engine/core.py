@@ -13,6 +13,7 @@ requests in front of it).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -91,6 +92,24 @@ class Engine:
     def reset(self) -> None:
         self.ctx.clear()
         self.cached.clear()
+
+    @contextlib.contextmanager
+    def keep_cache(self, min_tokens: int = 64):
+        """Run a side request without losing the KV cache of the main conversation: the cached
+        sequence is copied to host memory before and put back after (a few MB per thousand
+        tokens; far cheaper than prefilling it again). Short caches are not worth keeping."""
+        if len(self.cached) < min_tokens:
+            yield
+            return
+        saved_tokens, state = list(self.cached), self.ctx.save_seq()
+        try:
+            yield
+        finally:
+            try:
+                self.ctx.restore_seq(state)
+                self.cached[:] = saved_tokens
+            except EngineError:
+                self.cached.clear()
 
     # ------------------------------------------------------------------ generation
     def stream(self, prompt: Prompt, max_tokens: int = 512, sampling: SamplingParams | None = None,

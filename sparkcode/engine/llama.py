@@ -242,6 +242,22 @@ class LlamaContext:
     def clear(self) -> None:
         C.llama_memory_clear(self.mem, True)
 
+    def save_seq(self) -> ctypes.Array:
+        """A copy of sequence 0's KV state in host memory (for `restore_seq`)."""
+        size = C.llama_state_seq_get_size(self.ptr, 0)
+        buf = (ctypes.c_uint8 * size)()
+        written = C.llama_state_seq_get_data(self.ptr, buf, size, 0)
+        if written != size:
+            raise EngineError(f"could not save the KV state ({written} of {size} bytes)")
+        return buf
+
+    def restore_seq(self, buf: ctypes.Array) -> None:
+        """Replace sequence 0's KV state with one saved by `save_seq`."""
+        C.llama_memory_clear(self.mem, True)
+        if C.llama_state_seq_set_data(self.ptr, buf, len(buf), 0) != len(buf):
+            C.llama_memory_clear(self.mem, True)
+            raise EngineError("could not restore the KV state; cleared it")
+
     def close(self) -> None:
         if getattr(self, "ptr", None):
             C.llama_batch_free(self.batch)
