@@ -65,20 +65,18 @@ def test_a_wrong_acceptance_test_is_reviewed_and_rewritten(tmp_path):
     out = a.run(TASK)
     assert out.status == "done", out.summary
     assert len(out.turns) == 2 and len(backend.requests) == 4
-    assert "failed on 2 different versions" in backend.requests[3].messages[-1]["content"]
+    assert "failed on 2 version(s)" in backend.requests[3].messages[-1]["content"]
     assert "assert mean([]) == 0" in (a.ws.root / TEST_PATH).read_text()
     assert "is None" not in (a.ws.root / TEST_PATH).read_text()
 
 
-def test_a_reviewed_test_that_keeps_failing_is_dropped_not_obeyed_forever(tmp_path):
-    wrong = py("t.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
-                       "def test_empty():\n    assert mean([]) is None\n")
-    v = [FIXED.replace("return 0\n", f"return 0  # v{i}\n") for i in range(4)]
-    a, backend = make(tmp_path, [v[0], wrong, v[1], "KEEP", v[2], v[3]], repair_rounds=5)
+def test_a_test_the_reviewer_keeps_is_obeyed_and_the_stuck_model_gives_up(tmp_path):
+    v = [BUGGY.replace("len(xs)\n", f"len(xs)  # v{i}\n") for i in range(5)]
+    a, backend = make(tmp_path, [v[0], TESTS, v[1], "KEEP", v[2], v[3], "KEEP", v[4]], repair_rounds=4)
     out = a.run(TASK)
-    assert out.status == "done", out.summary
-    assert "def test_empty" not in (a.ws.root / TEST_PATH).read_text()
-    assert any("dropped as wrong: test_empty" in c["message"] for c in out.checks)
+    assert out.status == "gave_up", out.summary
+    assert "def test_empty" in (a.ws.root / TEST_PATH).read_text()  # a correct test is never argued away
+    assert sum("KEEP" in r.messages[-1]["content"] for r in backend.requests) == 2  # reviewed twice, no more
 
 
 def test_unusable_tests_leave_the_run_unverified_and_say_why(tmp_path):
@@ -171,16 +169,17 @@ def test_the_repetition_guard_ignores_ordinary_code():
 
 
 def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
-    a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "and again\n" + BUGGY, "once more\n" + BUGGY],
-                      repair_rounds=10)
+    a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "KEEP", "and again\n" + BUGGY,
+                                 "once more\n" + BUGGY, "KEEP"], repair_rounds=10)
     out = a.run(TASK)
     assert out.status == "gave_up" and out.summary.startswith("stuck")
     temps = [r.sampling.temperature for r in backend.requests]
-    assert temps == [0.0, 0.0, 0.0, 0.7, 0.7]  # turn 1, the test writer, turn 2 (stuck), then sampled
-    assert "you wrote the same code again" in backend.requests[3].messages[-1]["content"]
+    # turn 1, the test writer, turn 2 (stuck), the test's review, then sampled turns
+    assert temps == [0.0, 0.0, 0.0, 0.0, 0.7, 0.7, 0.0]
+    assert "you wrote the same code again" in backend.requests[4].messages[-1]["content"]
     # the second time, the conversation went back to before the first stuck reply
-    assert backend.requests[4].messages == backend.requests[3].messages[:len(backend.requests[4].messages)]
-    assert not any("again\n" in m["content"] for m in backend.requests[4].messages if m["role"] == "assistant")
+    assert backend.requests[5].messages == backend.requests[4].messages[:len(backend.requests[5].messages)]
+    assert not any("again\n" in m["content"] for m in backend.requests[5].messages if m["role"] == "assistant")
 
 
 def test_search_tool_finds_lines_and_stays_in_the_workspace(tmp_path):
@@ -201,3 +200,15 @@ def test_replace_function_swaps_one_test():
     out = replace_function(src, "test_a", "import y\n\ndef test_a():\n    assert 3\n")
     assert "assert 3" in out and "assert 2" in out and "assert 1" not in out and out.startswith("import y")
     assert "test_b" not in replace_function(src, "test_b", "")
+
+
+def test_a_wrong_test_is_reviewed_when_the_model_stands_by_its_code(tmp_path):
+    wrong = py("t.py", "from stats import mean\n\n\ndef test_empty():\n    assert mean([]) is None\n")
+    review = py("t.py", "def test_empty():\n    assert mean([]) == 0\n")
+    finish = '<tool_call>{"name": "finish", "arguments": {"summary": "mean handles []"}}</tool_call>'
+    a, backend = make(tmp_path, [FIXED, wrong, "It is right.\n" + FIXED, review, finish])
+    out = a.run(TASK)
+    assert out.status == "done" and out.summary == "mean handles []", out.summary
+    assert "failed on 1 version(s)" in backend.requests[3].messages[-1]["content"]
+    text = (a.ws.root / TEST_PATH).read_text()
+    assert "assert mean([]) == 0" in text and text.startswith("import json")  # the usual imports on top

@@ -112,7 +112,8 @@ def acceptance_retry(error: str) -> str:
 
 def acceptance_review(task: str, outline: str, test_source: str, failure: str, candidates: int) -> str:
     return (f"Task:\n{task}\n\nFiles and names in the workspace:\n{outline}\n\n"
-            f"This acceptance test failed on {candidates} different versions of the code:\n```python\n{test_source}\n```\n"
+            f"This acceptance test failed on {candidates} version(s) of the code, each time the coding model "
+            "believed it correct:\n```python\n{test_source}\n```\n"
             f"Failure:\n{failure}\n\nIf the test checks something the task does not state, or expects something that "
             "contradicts the task, reply with the corrected test function in one ```python block. If the test is "
             "right, reply with the single word KEEP.")
