@@ -194,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--json", action="store_true", help="print one JSON object with per-problem results")
     bq.add_argument("--out", default="docs/BENCHMARKS.md", help="markdown file to append to ('-' = print only)")
 
+    from .bench.tasks import add_arguments as tasks_bench_flags
+
+    tasks_bench_flags(bsub.add_parser("tasks", help="small multi-step coding tasks with hidden tests: sparkcode's agent "
+                                                    "vs Aider on the same model, pass rate and wall time"))
+
     race = sub.add_parser("race", help="run one task under several profiles, one at a time, and compare",
                           description="Run the agent on TASK once per profile (fresh workspace and model each, one at "
                                       "a time), check what each produced, and compare wall time, tok/s and TTFT.")
@@ -410,6 +415,8 @@ def cmd_bench(args) -> int:
         return 0
     elif args.bench == "quality":
         from .bench.quality import main as run
+    elif args.bench == "tasks":
+        from .bench.tasks import main as run
     else:
         from .bench.speed_bench import main as run
     return run(args)
