@@ -1,4 +1,8 @@
-"""Agent logic with a scripted model: actions, checks and repair, limits, safety, undo, resume."""
+"""Agent logic with a scripted model: actions, checks and repair, limits, safety, undo, resume.
+
+Pages here are not played in a browser unless a test says so (`browser_check=True`, marked
+`browser`), and no acceptance tests are written (tests/test_verify.py covers those): a clean run
+that only wrote pages therefore ends "unverified", whatever the machine has installed."""
 
 from __future__ import annotations
 
@@ -18,21 +22,22 @@ from sparkcode.backends.scripted import ScriptedBackend
 GOOD_HTML = """FILE: game.html
 ```html
 <!DOCTYPE html>
-<html><body><canvas id="c" width="100" height="100"></canvas>
+<html><body><canvas id="c" width="400" height="400"></canvas>
 <script>
 const ctx = document.getElementById('c').getContext('2d');
 let x = 0;
-setInterval(() => { x = (x + 1) % 100; ctx.fillRect(x, 10, 5, 5); }, 50);
+setInterval(() => { x = (x + 4) % 400; ctx.clearRect(0, 0, 400, 400); ctx.fillRect(x, 10, 10, 10); }, 50);
 </script></body></html>
 ```"""
 
 GOOD_GAME = GOOD_HTML.replace("let x = 0;", "let x = 0, y = 10;\ndocument.addEventListener('keydown', e => {"
                                " if (e.key === 'ArrowDown') y += 5; if (e.key === 'ArrowUp') y -= 5; });"
-                               ).replace("ctx.fillRect(x, 10, 5, 5)", "ctx.fillRect(x, y, 5, 5)")
+                               ).replace("ctx.fillRect(x, 10, 10, 10)", "ctx.fillRect(x, y, 10, 10)")
 BROKEN_HTML = GOOD_HTML.replace("let x = 0;", "let x = = 0;")
 
 
 def agent(tmp_path, replies, **cfg):
+    cfg = {"browser_check": False, "acceptance": False, **cfg}
     (tmp_path / "ws").mkdir(exist_ok=True)
     ws = Workspace(tmp_path / "ws")
     backend = ScriptedBackend(replies)
@@ -47,7 +52,7 @@ def tree(root: Path) -> dict:
 def test_written_file_that_passes_checks_finishes_the_run(tmp_path):
     a, backend = agent(tmp_path, [GOOD_HTML])
     out = a.run("make a moving square")
-    assert out.status == "done"
+    assert out.status == "unverified" and "not played in a browser" in out.summary
     assert out.files_written == ["game.html"]
     assert "setInterval" in (a.ws.root / "game.html").read_text()
     assert len(backend.requests) == 1
@@ -58,7 +63,7 @@ def test_written_file_that_passes_checks_finishes_the_run(tmp_path):
 def test_syntax_error_goes_back_to_the_model_and_the_fix_lands(tmp_path):
     a, backend = agent(tmp_path, [BROKEN_HTML, GOOD_HTML])
     out = a.run("make a moving square")
-    assert out.status == "done" and len(out.turns) == 2
+    assert out.status == "unverified" and len(out.turns) == 2
     feedback = backend.requests[1].messages[-1]["content"]
     assert "FAILED" in feedback and "SyntaxError" in feedback
     assert "let x = 0;" in (a.ws.root / "game.html").read_text()
@@ -66,17 +71,18 @@ def test_syntax_error_goes_back_to_the_model_and_the_fix_lands(tmp_path):
 
 def test_malformed_tool_call_gets_a_precise_error_and_a_bounded_retry(tmp_path):
     bad = '<tool_call>{"name": "run", "arguments": {"command": "ls"</tool_call>'
-    a, backend = agent(tmp_path, [bad, bad, bad], repair_rounds=2)
+    a, backend = agent(tmp_path, [bad] * 5, repair_rounds=2)
     out = a.run("list files")
     assert out.status == "gave_up"
-    assert len(backend.requests) == 3
+    assert len(backend.requests) == 5  # repeats are rewound (not counted as repairs), then the budget ends it
+    assert [r.sampling.temperature for r in backend.requests] == [0.0, 0.0, 0.7, 0.7, 0.7]
     assert "not valid JSON" in backend.requests[1].messages[-1]["content"]
 
 
 def test_reply_without_actions_is_nudged(tmp_path):
     a, backend = agent(tmp_path, ["Sure! I can do that.", GOOD_HTML])
     out = a.run("make a page")
-    assert out.status == "done"
+    assert out.status == "unverified"
     assert "no action found" in backend.requests[1].messages[-1]["content"]
     assert "code blocks were not saved" not in backend.requests[1].messages[-1]["content"]
 
@@ -85,7 +91,7 @@ def test_unsaved_code_blocks_get_a_precise_nudge(tmp_path):
     unnamed = "Here is the page and its style:\n```html\n<p>\nhi\n</p>\n```\n```css\np {\n color: red;\n}\n```"
     a, backend = agent(tmp_path, [unnamed, GOOD_HTML])
     out = a.run("make a page")
-    assert out.status == "done"
+    assert out.status == "unverified"
     assert "put a line `FILE: <path>` right before each block" in backend.requests[1].messages[-1]["content"]
 
 
@@ -106,7 +112,8 @@ def test_edit_blocks_apply_and_finish(tmp_path):
     finish = '<tool_call>{"name": "finish", "arguments": {"summary": "fixed add"}}</tool_call>'
     a, _ = agent(tmp_path, [edit + finish])
     out = a.run("fix add")
-    assert out.status == "done" and out.summary == "fixed add"
+    # nothing ran the code (no tests here, acceptance tests off): the model's "finish" is not "done"
+    assert out.status == "unverified" and "no check ran its behaviour" in out.summary
     assert (tmp_path / "ws" / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
 
 
@@ -131,7 +138,7 @@ def test_undo_restores_the_exact_tree_including_deleting_created_files(tmp_path)
               '<tool_call>{"name": "run", "arguments": {"command": "rm data.bin"}}</tool_call>')
     finish = '<tool_call>{"name": "finish", "arguments": {"summary": "done"}}</tool_call>'
     a, _ = agent(tmp_path, [script, finish])
-    assert a.run("change things").status == "done"
+    assert a.run("change things").status == "unverified"
     assert tree(ws) != before and not (ws / "data.bin").exists()
     undo_last(ws)
     assert tree(ws) == before
@@ -155,7 +162,7 @@ def test_paths_outside_the_workspace_are_refused_and_the_run_goes_on(tmp_path):
     finish = '<tool_call>{"name": "finish", "arguments": {"summary": "gave up"}}</tool_call>'
     a, backend = agent(tmp_path, [attacks, finish], repair_rounds=5)
     out = a.run("escape")
-    assert out.status == "done"
+    assert out.status == "unverified" and "no files were changed" in out.summary
     assert not outside.exists()
     report = backend.requests[1].messages[-1]["content"]
     assert report.count("FAILED") >= 6
@@ -170,7 +177,7 @@ def test_read_only_mode_refuses_writes_and_commands(tmp_path):
     finish = '<tool_call>{"name": "finish", "arguments": {"summary": "ok"}}</tool_call>'
     backend = ScriptedBackend([write, finish])
     out = Agent(backend, ws, AgentConfig()).run("try")
-    assert out.status == "done"
+    assert out.status == "unverified"
     assert list((tmp_path / "ws").iterdir()) == [] or [p.name for p in (tmp_path / "ws").iterdir()] == [".sparkcode"]
     assert "read-only" in backend.requests[1].messages[-1]["content"]
 
@@ -185,8 +192,8 @@ def test_session_is_logged_and_resume_continues_the_conversation(tmp_path):
     assert session.task() == "make a page"
     finish = '<tool_call>{"name": "finish", "arguments": {"summary": "made it red"}}</tool_call>'
     backend = ScriptedBackend([finish])
-    out2 = Agent(backend, a.ws).resume(session, "make it red")
-    assert out2.status == "done"
+    out2 = Agent(backend, a.ws, AgentConfig(browser_check=False)).resume(session, "make it red")
+    assert out2.status == "unverified"
     shown = backend.requests[0].messages
     assert shown[-1] == {"role": "user", "content": "make it red"}
     assert any(m["role"] == "assistant" and "setInterval" in m["content"] for m in shown)
@@ -228,7 +235,7 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
 def test_a_repeated_reply_rewinds_the_conversation_and_samples_anew(tmp_path):
     a, backend = agent(tmp_path, [BROKEN_HTML, "I think it works.", "I think it works.", GOOD_HTML])
     out = a.run("make a moving square")
-    assert out.status == "done"
+    assert out.status == "unverified"
     assert [r.sampling.temperature for r in backend.requests] == [0.0, 0.0, 0.0, 0.7]
     # the last request is the second one again: the repeated exchange is gone from the context
     assert backend.requests[3].messages == backend.requests[1].messages
@@ -248,7 +255,7 @@ def test_a_file_that_failed_blocks_done_until_it_is_fixed(tmp_path):
     fixed = GOOD_HTML
     a, backend = agent(tmp_path, [BROKEN_HTML, helper, fixed])
     out = a.run("make a moving square")
-    assert out.status == "done" and len(out.turns) == 3  # util.py passing alone did not end the run
+    assert out.status == "unverified" and len(out.turns) == 3  # util.py passing alone did not end the run
     feedback = backend.requests[2].messages[-1]["content"]
     assert "check util.py: OK" in feedback and "check game.html: FAILED" in feedback  # checked again
     assert sorted(c["path"] for c in out.checks) == ["game.html", "util.py"] and all(c["ok"] for c in out.checks)
@@ -257,18 +264,19 @@ def test_a_file_that_failed_blocks_done_until_it_is_fixed(tmp_path):
 def test_a_failing_file_not_touched_by_a_turn_is_named_as_still_failing(tmp_path):
     listing = '<tool_call>{"name": "list_files", "arguments": {}}</tool_call>'
     a, backend = agent(tmp_path, [BROKEN_HTML, listing, GOOD_HTML])
-    assert a.run("make a moving square").status == "done"
+    assert a.run("make a moving square").status == "unverified"
     assert "still failing (not fixed yet): game.html" in backend.requests[2].messages[-1]["content"]
 
 
 @pytest.mark.browser
 def test_a_failing_page_is_checked_again_when_its_script_changes(tmp_path):
-    page = ("FILE: game.html\n```html\n<!DOCTYPE html>\n<html><body><canvas id=\"c\" width=\"100\" height=\"100\">"
+    page = ("FILE: game.html\n```html\n<!DOCTYPE html>\n<html><body><canvas id=\"c\" width=\"400\" height=\"400\">"
             "</canvas>\n<script src=\"game.js\"></script></body></html>\n```\n")
     broken = page + "FILE: game.js\n```javascript\nconst ctx = document.getElementById('c').getContext('2d');\nstart();\n```"
     fixed = ("FILE: game.js\n```javascript\nconst ctx = document.getElementById('c').getContext('2d');\nlet x = 0;\n"
-             "setInterval(() => { x = (x + 1) % 100; ctx.fillRect(x, 10, 5, 5); }, 50);\n```")
-    a, backend = agent(tmp_path, [broken, fixed])
+             "setInterval(() => { x = (x + 4) % 400; ctx.clearRect(0, 0, 400, 400); ctx.fillRect(x, 10, 10, 10); }, 50);"
+             "\n```")
+    a, backend = agent(tmp_path, [broken, fixed], browser_check=True)
     out = a.run("make a moving square")
     assert out.status == "done" and len(out.turns) == 2, out
     assert all(c["ok"] for c in out.checks)
@@ -280,15 +288,15 @@ def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
                    "// Your snake game code goes here\n</script></body></html>\n```")
     a, backend = agent(tmp_path, [placeholder, GOOD_GAME])
     out = a.run("build a snake game in one HTML file")
-    assert out.status == "done" and len(out.turns) == 2
+    assert out.status == "unverified" and len(out.turns) == 2
     assert "placeholder" in backend.requests[1].messages[-1]["content"]
 
 
 def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
-    a, backend = agent(tmp_path, [BROKEN_HTML, "Fixed.\n" + BROKEN_HTML, "Fixed now.\n" + BROKEN_HTML],
-                       repair_rounds=2)
+    a, backend = agent(tmp_path, [BROKEN_HTML, "Fixed.\n" + BROKEN_HTML, "Fixed now.\n" + BROKEN_HTML,
+                                  "Really fixed.\n" + BROKEN_HTML], repair_rounds=5)
     out = a.run("make a moving square")
-    assert out.status == "gave_up" and len(out.turns) == 3
+    assert out.status == "gave_up" and out.summary.startswith("stuck") and len(out.turns) == 4
     assert "FAILED" in backend.requests[2].messages[-1]["content"]
     # the repeat is named, and the turn after it is sampled rather than greedy (which would repeat again)
     assert "you wrote the same code again" not in backend.requests[1].messages[-1]["content"]
@@ -300,7 +308,7 @@ def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
 @pytest.mark.browser
 def test_runtime_javascript_error_found_in_the_browser_goes_back_to_the_model(tmp_path):
     crashing = GOOD_HTML.replace("let x = 0;", "let x = 0; startGame();")
-    a, backend = agent(tmp_path, [crashing, GOOD_HTML])
+    a, backend = agent(tmp_path, [crashing, GOOD_HTML], browser_check=True)
     out = a.run("make a moving square")
     assert out.status == "done" and len(out.turns) == 2
     feedback = backend.requests[1].messages[-1]["content"]
@@ -309,11 +317,11 @@ def test_runtime_javascript_error_found_in_the_browser_goes_back_to_the_model(tm
 
 @pytest.mark.browser
 def test_a_game_that_cannot_be_steered_goes_back_to_the_model(tmp_path):
-    a, backend = agent(tmp_path, [GOOD_HTML, GOOD_GAME])
+    a, backend = agent(tmp_path, [GOOD_HTML, GOOD_GAME], browser_check=True)
     out = a.run("make a tiny game")
     assert out.status == "done" and len(out.turns) == 2
     assert "the game has no keyboard controls" in backend.requests[1].messages[-1]["content"]
     # the same animation is fine when no game was asked for
     (tmp_path / "other").mkdir()
-    a, backend = agent(tmp_path / "other", [GOOD_HTML])
+    a, backend = agent(tmp_path / "other", [GOOD_HTML], browser_check=True)
     assert a.run("make a moving square").status == "done"

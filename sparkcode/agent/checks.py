@@ -78,7 +78,8 @@ def _python(ws: Workspace, rel: str, timeout: float) -> CheckResult:
 
 def _pytest(ws: Workspace, timeout: float) -> CheckResult:
     r = run_command("python3 -m pytest -q -x --no-header -p no:cacheprovider", ws.root, timeout=timeout)
-    return CheckResult("tests", r.ok, "tests pass" if r.ok else "tests fail:\n" + _tail(r.output, 2500))
+    return CheckResult("tests", r.ok, "tests pass" if r.ok else "tests fail:\n" + _tail(r.output, 2500),
+                       behavioural=True)
 
 
 def _js_file(ws: Workspace, rel: str, timeout: float) -> CheckResult:
@@ -172,7 +173,8 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
         return CheckResult(rel, True, f"{parsed}; played in Chromium: {verdict.summary}", behavioural=True)
     if problems:
         return CheckResult(rel, False, "; ".join(problems))
-    return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check" + ran)
+    return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check" + ran,
+                       missing=["page not played in a browser (browser checks are turned off)"])
 
 
 _PLACEHOLDER = re.compile(r"//.*(?:code goes here|your (?:game |)code here|implement (?:the |)(?:game|logic) here|TODO: implement)",

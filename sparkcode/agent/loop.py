@@ -164,7 +164,6 @@ class _Run:
     tokens_used: int = 0
     repairs: int = 0
     checkpointed: bool = False
-    sampling: SamplingParams | None = None  # the next turn's sampling when the model got stuck
     stuck: StuckDetector = field(default_factory=StuckDetector)
 
 
@@ -215,7 +214,8 @@ class Agent:
                 if budget <= 0:
                     return self._end(run, "max_tokens", f"token budget of {cfg.max_total_tokens} used up")
                 self.ui.turn_start(n)
-                sampling, run.sampling = run.sampling or cfg.sampling, None
+                # once the model got stuck, greedy decoding would lead it back: sample from then on
+                sampling = unstick_sampling(cfg.sampling, n) if run.stuck.sampling_needed else cfg.sampling
                 turn = self._act(messages, budget, sampling, run)
                 t_verify = time.perf_counter()
                 verdict = self._verify(turn, run)
@@ -308,6 +308,10 @@ class Agent:
     # ---- decide -------------------------------------------------------------------------
     def _decide(self, n: int, turn: Turn, verdict: Verdict, messages: list[dict], run: _Run) -> Outcome | None:
         """End the run (an Outcome) or append the next user message and return None."""
+        reason, at = _stuck_reason(turn, messages)
+        if not turn.runaway:
+            messages.append({"role": "assistant", "content": turn.reply})
+            run.session.log("message", role="assistant", content=turn.reply)
         checked = {c.path for c in verdict.results}
         still = [c for p, c in run.latest.items() if not c.ok and p not in checked]
         failures = verdict.failures + still
@@ -326,13 +330,7 @@ class Agent:
                 lines = [prompts.NO_ACTION] + ([prompts.UNSAVED_BLOCKS] if "```" in turn.reply else [])
                 problems = True
 
-        reason, at = _stuck_reason(turn, messages, problems)
-        if not turn.runaway:
-            messages.append({"role": "assistant", "content": turn.reply})
-            run.session.log("message", role="assistant", content=turn.reply)
-        esc = run.stuck.observe(reason, len(messages) - 1 if at is None else at)
-        if esc.action != "none":
-            run.sampling = unstick_sampling(self.config.sampling, n + 1)
+        esc = run.stuck.observe(reason if problems else None, len(messages) - 1 if at is None else at)
         if esc.action == "give_up":
             return self._end(run, "gave_up", f"stuck: {prompts.STUCK[esc.reason]}")
         if esc.action == "rewind" or turn.runaway:
@@ -382,12 +380,11 @@ class Agent:
             return False
 
 
-def _stuck_reason(turn: Turn, messages: list[dict], problems: bool) -> tuple[str | None, int | None]:
-    """(the sign of being stuck this turn, or None; for a repeated reply, where the earlier one is)."""
+def _stuck_reason(turn: Turn, messages: list[dict]) -> tuple[str | None, int | None]:
+    """(the sign of being stuck this turn, or None; for a repeated reply, where the earlier one is).
+    Only counted when the turn also has problems."""
     if turn.runaway:
         return "runaway", None
-    if not problems:
-        return None, None
     text = turn.reply.strip()
     earlier = next((i for i, m in enumerate(messages) if m["role"] == "assistant" and m["content"].strip() == text),
                    None)

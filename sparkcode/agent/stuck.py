@@ -9,7 +9,8 @@ fed to one `StuckDetector`:
 
 Each sign raises the level by one and the detector answers what to do next:
 
-1. ``note``: tell the model what it did, and sample the next turn (temperature 0.7, seeded);
+1. ``note``: tell the model what it did; from now on turns are sampled (temperature 0.7, seeded
+   by the turn), since greedy decoding would lead back to the same place;
 2. ``rewind``: drop the conversation back to before the first stuck reply (a model shown its
    own reply twice copies it again) and sample anew;
 3. ``give_up``.
