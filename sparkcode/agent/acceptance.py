@@ -9,7 +9,8 @@ test goes back to the coding model with pytest's report.
 Tests can be wrong too. Each failing test is remembered with the versions of the code it failed
 on (a hash of the workspace's files); a test that has failed in ``review_after`` verifications
 (on new versions, or on the same version the model stands by) is shown to the model again with
-the task and its failure, and is either kept or rewritten; at most `max_reviews` times, so a
+the task, the whole test file and the failures — every test due in one generation — and the
+file is either kept or rewritten; each test at most `max_reviews` times, so a
 correct test is never argued away by a model that cannot pass it (the run then ends as stuck or
 gave_up, not "done"). A test file that does not parse or load is written again once. The tests get the usual imports (os, sys, subprocess, pytest…) put on top,
 since small models forget them.
@@ -124,42 +125,38 @@ class AcceptanceTests:
 
     # ---- guarding against wrong tests ---------------------------------------------------------
     def _review(self, ctx: VerifyContext, failure: str) -> bool:
-        """Review the tests that failed on enough versions; True if the file changed."""
-        changed = False
-        for name, rec in list(self.records.items()):
-            if len(rec.failed_on) < self.review_after or rec.reviews >= self.max_reviews:
-                continue
-            if name == COLLECTION:  # the file itself does not load: write it again
-                rec.reviews, rec.failed_on = rec.reviews + 1, []
-                self.note("acceptance tests do not load on several versions of the code: writing them again")
-                self.source = None
-                self._write(ctx)
-                changed = True
-                continue
-            src = function_source(self.source or "", name)
-            if src is None:
-                continue
-            self.note(f"acceptance test {name} failed {len(rec.failed_on)} times: reviewing it against the task")
-            reply = self._ask([{"role": "system", "content": prompts.ACCEPTANCE_SYSTEM},
-                               {"role": "user", "content": prompts.acceptance_review(
-                                   ctx.task, outline(ctx.ws), src, _tail(failure, 1500),
-                                   len(set(rec.failed_on)))}])
+        """Review the tests that failed often enough, all in one generation; True if the file changed."""
+        due = [n for n, rec in self.records.items()
+               if len(rec.failed_on) >= self.review_after and rec.reviews < self.max_reviews]
+        if not due:
+            return False
+        for n in due:
+            rec = self.records[n]
             rec.reviews, rec.failed_on = rec.reviews + 1, []
-            if reply.strip().upper().startswith("KEEP"):
-                continue
-            new, _ = parse_tests(reply, need_test=False)
-            fixed = function_source(new or "", name) if new else None
-            if fixed and fixed.strip() != src.strip():
-                self._replace(ctx.ws, name, fixed)
-                self.rewritten.append(name)
-                changed = True
-        return changed
+        if COLLECTION in due:  # the file itself does not load: write it again
+            self.note("the acceptance tests do not load: writing them again")
+            self.source = None
+            self._write(ctx)
+            return True
+        self.note(f"acceptance tests {', '.join(due)} keep failing: reviewing them against the task")
+        reply = self._ask([{"role": "system", "content": prompts.ACCEPTANCE_SYSTEM},
+                           {"role": "user", "content": prompts.acceptance_review(
+                               ctx.task, outline(ctx.ws), self._body(), _tail(failure, 1800), due)}])
+        if reply.strip().upper().startswith("KEEP"):
+            return False
+        new, _ = parse_tests(reply)
+        if not new or new.strip() == self._body().strip():
+            return False
+        self._save(ctx.ws, new)
+        self.rewritten += [n for n in due if n not in self.rewritten]
+        return True
 
-    def _replace(self, ws: Workspace, name: str, new_source: str) -> None:
-        self._save(ws, replace_function(self.source or "", name, new_source))
+    def _body(self) -> str:
+        """The tests without the imports put on top of them."""
+        return (self.source or "").removeprefix(HEADER)
 
 
-def parse_tests(reply: str, need_test: bool = True) -> tuple[str | None, str]:
+def parse_tests(reply: str) -> tuple[str | None, str]:
     """(python source, "") from a reply's code block, or (None, why it cannot be used)."""
     blocks = _BLOCK.findall(reply)
     source = max(blocks, key=len) if blocks else reply
@@ -169,35 +166,9 @@ def parse_tests(reply: str, need_test: bool = True) -> tuple[str | None, str]:
         return None, f"SyntaxError on line {e.lineno}: {e.msg}"
     tests = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
              and n.name.startswith("test")]
-    if need_test and not tests:
+    if not tests:
         return None, "no test function (def test_...)"
     return source.strip() + "\n", ""
-
-
-def function_source(source: str, name: str) -> str | None:
-    """The source of the top-level function `name` (decorators included)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    lines = source.splitlines()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
-            return "\n".join(lines[start - 1:node.end_lineno])
-    return None
-
-
-def replace_function(source: str, name: str, new: str) -> str:
-    """`source` with top-level function `name` replaced by `new` (removed when `new` is empty);
-    imports the new function's block brings along are added to the top."""
-    old = function_source(source, name)
-    if old is None:
-        return source
-    new_fn = function_source(new, name) if new else ""
-    extra = [ln for ln in new.splitlines() if re.match(r"(import|from)\s", ln) and ln not in source] if new else []
-    out = source.replace(old, new_fn or "", 1)
-    return "\n".join(extra + [out]) if extra else out
 
 
 def fingerprint(ws: Workspace) -> str:

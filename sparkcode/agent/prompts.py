@@ -94,29 +94,45 @@ def results_message(lines: list[str], problems: bool) -> str:
 # ---- the verify stage: acceptance tests written from the task, never from the code -------------
 
 ACCEPTANCE_SYSTEM = """You write acceptance tests for a coding task. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
-Write pytest tests that check ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. Never invent behaviour the task does not state; when the task gives no exact value, do not assert one.
-- Import from the workspace modules listed (the tests run with the workspace folder as the current directory, on sys.path).
-- A command-line program: run it with subprocess.run([sys.executable, "<file>.py", <args>...], capture_output=True, text=True) and check returncode and stdout.
-- "Everywhere" or a rename: read the files and assert the old name does not appear.
-- 2 to 6 short test functions, no network, no sleeping, no files outside the workspace.
-Reply with one ```python block and nothing else."""
+Test ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. When the task gives no exact value, do not assert one.
+Import functions and classes from their modules and call them directly (the tests run in the workspace folder). Use subprocess only for a file marked "runs as a program", with the command line the task gives.
+Write 2 to 6 short test functions. Reply with one ```python block and nothing else.
+
+Example. Task: "slug(title) in text.py lowercases the title and joins the words with '-': slug('Hello World') == 'hello-world'. An empty title raises ValueError."
+```python
+import pytest
+from text import slug
+
+
+def test_example_from_the_task():
+    assert slug("Hello World") == "hello-world"
+
+
+def test_empty_title_raises_value_error():
+    with pytest.raises(ValueError):
+        slug("")
+```"""
+
+_PROGRAMS = ("Programs are run as subprocess.run([sys.executable, \"<file>.py\", <args>...], capture_output=True, "
+             "text=True), checking returncode and stdout.")
 
 
 def acceptance_request(task: str, outline: str) -> str:
-    return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}"
+    programs = f"\n\n{_PROGRAMS}" if "runs as a program" in outline else ""
+    return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}{programs}"
 
 
 def acceptance_retry(error: str) -> str:
     return f"Your tests could not be used: {error}\nReply with one complete ```python block of pytest tests."
 
 
-def acceptance_review(task: str, outline: str, test_source: str, failure: str, candidates: int) -> str:
-    return (f"Task:\n{task}\n\nFiles and names in the workspace:\n{outline}\n\n"
-            f"This acceptance test failed on {candidates} version(s) of the code, each time the coding model "
-            "believed it correct:\n```python\n{test_source}\n```\n"
-            f"Failure:\n{failure}\n\nIf the test checks something the task does not state, or expects something that "
-            "contradicts the task, reply with the corrected test function in one ```python block. If the test is "
-            "right, reply with the single word KEEP.")
+def acceptance_review(task: str, outline: str, tests: str, failure: str, names: list[str]) -> str:
+    return (f"Task:\n{task}\n\nFiles and names in the workspace:\n{outline}\n\nThese acceptance tests:\n```python\n{tests}```\n"
+            f"keep failing ({', '.join(names)}) although the coding model believes its code is right:\n{failure}\n\n"
+            "Check each failing test against the task statement. If a test checks something the task does not state, "
+            "calls the code in a way the task does not describe, or expects something that contradicts the task, reply "
+            "with the complete corrected test file in one ```python block. If every test is right, reply with the single "
+            "word KEEP.")
 
 
 def acceptance_failed(output: str) -> str:
