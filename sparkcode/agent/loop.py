@@ -34,7 +34,7 @@ from ..engine.stats import Done, Stats, TextDelta
 from . import prompts
 from .acceptance import AcceptanceTests
 from .actions import Action, parse_reply
-from .checkpoint import Checkpoint
+from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
 from .session import Session
 from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
@@ -282,8 +282,8 @@ class Agent:
         # what the model wrote this turn, changed or not (a failing file rewritten unchanged must fail
         # again), and after any change the files still failing (a page may load the script just changed)
         targets = turn.changed + turn.written
-        if turn.changed:
-            targets += [p for p, c in run.latest.items() if not c.ok]
+        if turn.changed:  # files only: not the verifiers' own results (names, acceptance tests)
+            targets += [p for p, c in run.latest.items() if not c.ok and not p.startswith(STATE_DIR + "/")]
         ctx = VerifyContext(self.ws, run.task, list(dict.fromkeys(targets)), list(dict.fromkeys(run.written)),
                             game=is_game(run.task), timeout=self.config.command_timeout,
                             browser=self.config.browser_check)
