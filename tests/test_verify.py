@@ -219,3 +219,13 @@ def test_the_test_writer_is_told_about_programs_only_when_there_are_some(tmp_pat
     a, backend = make(tmp_path / "m", [FIXED, TESTS])
     assert a.run(TASK).status == "done"
     assert "subprocess.run([sys.executable" not in backend.requests[1].messages[-1]["content"]
+
+
+def test_tests_that_import_a_name_the_task_states_are_not_rewritten_when_the_code_lacks_it(tmp_path):
+    no_mean = py("stats.py", "def average(xs):\n    return sum(xs) / len(xs) if xs else 0\n")
+    a, backend = make(tmp_path, [no_mean, TESTS, "Done.\n" + no_mean, "Really.\n" + no_mean, FIXED], repair_rounds=6)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    # the ImportError of `mean` (named by the task) was the code's fault: no test writer call after the first
+    writer_calls = [r for r in backend.requests if "acceptance tests" in r.messages[0]["content"]]
+    assert len(writer_calls) == 1

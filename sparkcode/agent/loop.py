@@ -244,6 +244,7 @@ class Agent:
         run.tokens_used += done.stats.decode_tokens
         if guard.tripped:
             self.ui.note("the reply started repeating the same lines: cut, and the turn is sampled again")
+            run.session.log("runaway", content=done.text[-4000:])
             return Turn(done.text, done.stats, [], [], [], [], [], False, "", False, runaway=True)
         t_tools = time.perf_counter()
         actions, errors = parse_reply(done.text, list(self.ws.list_files()))
