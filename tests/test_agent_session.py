@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from sparkcode.agent import prompts
 from sparkcode.agent.loop import AgentConfig
 from sparkcode.backends.scripted import ScriptedBackend
 from sparkcode.server import agent_session_factory, create_app
@@ -24,6 +25,20 @@ except ImportError:
 
 WRITE_HELLO = 'Writing it.\nFILE: hello.py\n```python\nprint("hi")\n```'
 EDIT_HELLO = 'hello.py\n<<<<<<< SEARCH\nprint("hi")\n=======\nprint("hello, world")\n>>>>>>> REPLACE'
+
+
+def accept(says: str) -> str:
+    """The acceptance-test writer's reply (a separate generation after Python code first compiles in a run)."""
+    return ("FILE: t.py\n```python\nimport subprocess, sys\n\ndef test_runs():\n"
+            "    r = subprocess.run([sys.executable, 'hello.py'], capture_output=True, text=True)\n"
+            f"    assert r.returncode == 0 and {says!r} in r.stdout\n```")
+
+
+ACCEPT_HI, ACCEPT_HELLO = accept("hi"), accept("hello, world")
+
+
+def is_acceptance(req) -> bool:
+    return req.messages[0]["content"] == prompts.ACCEPTANCE_SYSTEM
 
 
 def ws_url(base: str) -> str:
@@ -64,7 +79,7 @@ def root(tmp_path) -> Path:
 
 
 def test_two_turns_over_one_socket(root):
-    backend = ScriptedBackend([WRITE_HELLO, EDIT_HELLO])
+    backend = ScriptedBackend([WRITE_HELLO, ACCEPT_HI, EDIT_HELLO, ACCEPT_HELLO])
     with running(create_app(backend, session_factory=agent_session_factory(root))) as url:
         with ws_connect(ws_url(url), open_timeout=5) as ws:
             ready = start_agent(ws)
@@ -76,13 +91,17 @@ def test_two_turns_over_one_socket(root):
             ws.send(json.dumps({"type": "message", "content": "write hello.py that prints hi"}))
             events = until_done(ws)
             types = [e["type"] for e in events]
-            assert collapse(types) == ["token", "tool", "checks", "turn", "done"], types
+            assert collapse(types) == ["token", "tool", "note", "checks", "turn", "done"], types
+            assert "acceptance tests" in next(e for e in events if e["type"] == "note")["text"]
             assert "".join(e["text"] for e in events if e["type"] == "token") == WRITE_HELLO
             tool = next(e for e in events if e["type"] == "tool")
             assert tool["name"] == "write_file" and tool["ok"] is True and tool["path"] == "hello.py"
             assert tool["files"] == ["hello.py"] and isinstance(tool["output"], str)
             checks = next(e for e in events if e["type"] == "checks")
-            assert checks["results"] == [{"path": "hello.py", "ok": True, "message": "compiles"}]
+            assert [(r["path"], r["ok"], r["behavioural"]) for r in checks["results"]] == [
+                ("hello.py", True, False), (".sparkcode/acceptance/test_task.py", True, True)]
+            assert checks["results"][0]["message"] == "compiles"
+            assert all(r["missing"] == [] for r in checks["results"])
             turn = next(e for e in events if e["type"] == "turn")
             assert turn["stats"]["turn"] == 1 and turn["stats"]["completion_tokens"] > 0
             done = events[-1]
@@ -95,14 +114,17 @@ def test_two_turns_over_one_socket(root):
 
             ws.send(json.dumps({"type": "message", "content": "make it say hello, world"}))
             events2 = until_done(ws)
-            assert collapse([e["type"] for e in events2]) == ["token", "tool", "checks", "turn", "done"]
+            assert collapse([e["type"] for e in events2]) == ["token", "tool", "note", "checks", "turn", "done"]
             tool2 = next(e for e in events2 if e["type"] == "tool")
             assert tool2["name"] == "edit_file" and tool2["ok"] and tool2["path"] == "hello.py"
             assert events2[-1]["outcome"]["status"] == "done" and events2[-1]["message"] == 2
             assert (folder / "hello.py").read_text() == 'print("hello, world")\n'
 
+    # requests 1 and 3 are the acceptance-test writer's, apart from the conversation
+    assert [is_acceptance(r) for r in backend.requests] == [False, True, False, True]
+    assert "write hello.py that prints hi" in backend.requests[1].messages[1]["content"]
     # the model saw the whole conversation on the second message, prefix first (for the KV cache)
-    first, second = backend.requests[0].messages, backend.requests[1].messages
+    first, second = backend.requests[0].messages, backend.requests[2].messages
     assert [m["role"] for m in second] == ["system", "user", "assistant", "user"]
     assert second[:2] == first
     assert "write hello.py that prints hi" in second[1]["content"]
@@ -136,7 +158,7 @@ def test_agent_error_is_an_error_event_and_the_socket_stays_open(root):
     def boom(_req):
         raise RuntimeError("the model fell over")
 
-    backend = ScriptedBackend([boom, WRITE_HELLO])
+    backend = ScriptedBackend([boom, WRITE_HELLO, ACCEPT_HI])
     with running(create_app(backend, session_factory=agent_session_factory(root))) as url:
         with ws_connect(ws_url(url), open_timeout=5) as ws:
             start_agent(ws)
@@ -156,7 +178,8 @@ def test_agent_error_is_an_error_event_and_the_socket_stays_open(root):
 
 def test_cancel_ends_the_run_as_interrupted_and_the_next_message_carries_on(root):
     forever = " ".join(f"w{i}" for i in range(20000))
-    backend = FakeBackend(lambda req: forever if not backend.generations else WRITE_HELLO)
+    backend = FakeBackend(lambda req: forever if not backend.generations
+                          else ACCEPT_HI if is_acceptance(req) else WRITE_HELLO)
     with running(create_app(backend, session_factory=agent_session_factory(root))) as url:
         with ws_connect(ws_url(url), open_timeout=5) as ws:
             start_agent(ws)
@@ -177,7 +200,7 @@ def test_cancel_ends_the_run_as_interrupted_and_the_next_message_carries_on(root
 
 
 def test_reattach_by_session_id_continues_the_conversation(root):
-    backend = ScriptedBackend([WRITE_HELLO, EDIT_HELLO])
+    backend = ScriptedBackend([WRITE_HELLO, ACCEPT_HI, EDIT_HELLO, ACCEPT_HELLO])
     with running(create_app(backend, session_factory=agent_session_factory(root))) as url:
         with ws_connect(ws_url(url), open_timeout=5) as ws:
             sid = start_agent(ws)["session"]
@@ -192,7 +215,7 @@ def test_reattach_by_session_id_continues_the_conversation(root):
             assert ready["session"] == sid and ready["resumed"] is True
             ws.send(json.dumps({"type": "message", "content": "make it say hello, world"}))
             assert until_done(ws)[-1]["outcome"]["status"] == "done"
-    assert [m["role"] for m in backend.requests[1].messages] == ["system", "user", "assistant", "user"]
+    assert [m["role"] for m in backend.requests[2].messages] == ["system", "user", "assistant", "user"]
     assert (root / sid / "hello.py").read_text() == 'print("hello, world")\n'
 
 

@@ -25,6 +25,17 @@ def py_reply(body: str, name: str = "main.py") -> str:
     return f"FILE: {name}\n```python\n{body}\n```"
 
 
+# the acceptance-test writer's reply: a separate generation after the first turn whose Python compiles
+ACCEPT_RUNS = ("FILE: t.py\n```python\nimport subprocess, sys\n\ndef test_runs():\n"
+               "    assert subprocess.run([sys.executable, 'main.py']).returncode == 0\n```")
+ACCEPT_EXISTS = "```python\nimport os\n\ndef test_main_exists():\n    assert os.path.isfile('main.py')\n```"
+
+
+def py_run(body: str) -> list[str]:
+    """A scripted run that writes main.py and ends done: the coding reply, then the acceptance tests."""
+    return [py_reply(body), ACCEPT_RUNS]
+
+
 HTML_REPLY = ("FILE: game.html\n```html\n<!DOCTYPE html><html><body><p id=\"o\"></p>"
               "<script>document.getElementById('o').textContent = 'hello';</script></body></html>\n```")
 
@@ -72,7 +83,7 @@ def fake_html_check(ok=True):
 
 def test_profiles_run_in_order_each_in_its_own_workspace_with_a_fresh_backend(tmp_path):
     log: list[str] = []
-    replies = {p.name: [py_reply(f"print('made by {p.name}')")] for p in PROFILES}
+    replies = {p.name: py_run(f"print('made by {p.name}')") for p in PROFILES}
     factory = factory_for(replies, log)
     res = R.run_race("write main.py", PROFILES, backend_factory=factory, workdir=tmp_path, keep_workspaces=True,
                      console=quiet())
@@ -88,13 +99,14 @@ def test_profiles_run_in_order_each_in_its_own_workspace_with_a_fresh_backend(tm
         assert e.tokens_out > 0 and e.turns == 1 and e.wall_s > 0 and e.ttft_s > 0
     # each profile's settings reached the agent: speculation mode and prompt style
     for p in PROFILES:
-        req = factory.made[p.name].requests[0]
-        assert req.speculate == p.speculate
+        req, tests = factory.made[p.name].requests
+        assert req.speculate == p.speculate and tests.speculate == p.speculate
         assert req.messages[0]["content"] == prompts.system_prompt(p.style)
+        assert tests.messages[0]["content"] == prompts.ACCEPTANCE_SYSTEM  # the acceptance tests, same backend
 
 
 def test_workspaces_are_removed_unless_kept(tmp_path):
-    replies = {p.name: [py_reply("print(1)")] for p in PROFILES[:2]}
+    replies = {p.name: py_run("print(1)") for p in PROFILES[:2]}
     res = R.run_race("t", PROFILES[:2], backend_factory=factory_for(replies, []), workdir=tmp_path, console=quiet())
     assert all(e.valid for e in res.entries)
     assert not any(Path(e.workspace).exists() for e in res.entries)
@@ -105,8 +117,9 @@ def test_validity_checks_per_kind_of_result(tmp_path):
     profiles = [Profile(n, "m", speculate="off") for n in ("good-py", "crash-py", "html-ok", "html-bad", "nothing",
                                                            "notes")]
     replies = {
-        "good-py": [py_reply("print('hi')")],
-        "crash-py": [py_reply("raise SystemExit('the board is empty')")],
+        "good-py": py_run("print('hi')"),
+        # tests that do not run it: the agent ends done, the race's own check still finds the crash
+        "crash-py": [py_reply("raise SystemExit('the board is empty')"), ACCEPT_EXISTS],
         "html-ok": [HTML_REPLY],
         "html-bad": [HTML_REPLY],
         "nothing": ['<tool_call>{"name": "finish", "arguments": {"summary": "nothing to do"}}</tool_call>'],
@@ -120,12 +133,15 @@ def test_validity_checks_per_kind_of_result(tmp_path):
     res = R.run_race("t", profiles, backend_factory=factory_for(replies, []), check_html=check_html,
                      workdir=tmp_path, keep_workspaces=True, console=quiet())
     e = {x.profile: x for x in res.entries}
-    assert e["good-py"].valid is True
+    assert e["good-py"].valid is True and e["good-py"].status == "done"
+    assert e["crash-py"].status == "done"
     assert e["crash-py"].valid is False and "the board is empty" in e["crash-py"].check
     assert e["html-ok"].valid is True and good.seen == [Path(e["html-ok"].workspace) / "game.html"]
     assert e["html-bad"].valid is False and "boom" in json.dumps(e["html-bad"].checks)
-    assert e["nothing"].status == "done" and e["nothing"].valid is False and e["nothing"].check == "no files written"
-    assert e["notes"].valid is None and "not checked" in e["notes"].check
+    # finishing without writing anything, or writing only notes, verifies no behaviour
+    assert e["nothing"].status == "unverified" and e["nothing"].valid is False
+    assert e["nothing"].check == "no files written"
+    assert e["notes"].status == "unverified" and e["notes"].valid is None and "not checked" in e["notes"].check
 
 
 def test_pages_are_judged_by_the_playtest_as_games_for_a_game_task(tmp_path):
@@ -196,7 +212,7 @@ def test_decode_tps_weights_turns_by_their_tokens():
 
 
 def test_speedups_come_from_the_measured_walls(tmp_path):
-    replies = {p.name: [py_reply("print(1)")] for p in PROFILES}
+    replies = {p.name: py_run("print(1)") for p in PROFILES}
     res = R.run_race("t", PROFILES, backend_factory=factory_for(replies, []), workdir=tmp_path, console=quiet())
     base = res.entry("standard")
     assert res.baseline == "standard" and set(res.speedups) == {"spark", "spark-mini"}
@@ -210,7 +226,7 @@ def test_speedups_come_from_the_measured_walls(tmp_path):
 
 def test_a_profile_that_fails_to_load_does_not_stop_the_race(tmp_path):
     log: list[str] = []
-    inner = factory_for({"spark": [py_reply("print(1)")]}, log)
+    inner = factory_for({"spark": py_run("print(1)")}, log)
 
     def factory(p):
         if p.name == "standard":
@@ -240,7 +256,7 @@ def test_a_backend_that_crashes_mid_run_is_reported_and_closed(tmp_path):
 
 def test_live_table_and_reporter(tmp_path):
     buf = io.StringIO()
-    replies = {p.name: [py_reply("print(1)")] for p in PROFILES[:2]}
+    replies = {p.name: py_run("print(1)") for p in PROFILES[:2]}
     R.run_race("make it", PROFILES[:2], backend_factory=factory_for(replies, []), workdir=tmp_path,
                console=Console(file=buf, width=200, force_terminal=True), live=True)
     out = buf.getvalue()
@@ -269,7 +285,7 @@ def test_cli_json_output_and_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     log: list[str] = []
     monkeypatch.setattr(R, "backend_for", lambda p, **kw: factory_for(
-        {p.name: [py_reply(f"print('{p.name}')")]}, log)(p))
+        {p.name: py_run(f"print('{p.name}')")}, log)(p))
     out_md = tmp_path / "docs" / "BENCH.md"
     rc = cli.main(["race", "write a script", "--profiles", "standard,spark-mini", "--json", "--out", str(out_md)])
     assert rc == 0
@@ -278,6 +294,7 @@ def test_cli_json_output_and_report(tmp_path, monkeypatch, capsys):
     assert obj["task"] == "write a script" and obj["baseline"] == "standard"
     assert [e["profile"] for e in obj["entries"]] == ["standard", "spark-mini"]
     assert obj["entries"][1]["model"] == "qwen2.5-coder-0.5b" and obj["entries"][1]["valid"] is True
+    assert [e["status"] for e in obj["entries"]] == ["done", "done"]
     assert set(obj["speedups"]) == {"spark-mini"}
     text = out_md.read_text()
     (png,) = (tmp_path / "docs").glob("bench-race-*.png")
@@ -289,7 +306,7 @@ def test_cli_json_output_and_report(tmp_path, monkeypatch, capsys):
 def test_cli_table_output(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(R, "backend_for", lambda p, **kw: ScriptedBackend([py_reply("print(2)")], name=p.name))
+    monkeypatch.setattr(R, "backend_for", lambda p, **kw: ScriptedBackend(py_run("print(2)"), name=p.name))
     assert cli.main(["race", "t", "--profiles", "standard,spark"]) == 0
     out = capsys.readouterr().out
     assert "standard ÷ spark wall time" in out and "qwen2.5-coder-1.5b" in out
