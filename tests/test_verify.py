@@ -229,3 +229,22 @@ def test_tests_that_import_a_name_the_task_states_are_not_rewritten_when_the_cod
     # the ImportError of `mean` (named by the task) was the code's fault: no test writer call after the first
     writer_calls = [r for r in backend.requests if "acceptance tests" in r.messages[0]["content"]]
     assert len(writer_calls) == 1
+
+
+def test_a_function_written_earlier_in_the_run_must_not_vanish_in_a_partial_rewrite(tmp_path):
+    both = py("rle.py", "def encode(s):\n    return s\n\n\ndef decode(s):\n    return s[1:]\n")
+    only_decode = py("rle.py", "def decode(s):\n    return s\n")
+    both_fixed = py("rle.py", "def encode(s):\n    return s\n\n\ndef decode(s):\n    return s\n")
+    tests = py("t.py", "from rle import encode, decode\n\n\ndef test_roundtrip():\n    assert decode(encode('ab')) == 'ab'\n")
+    a, backend = make(tmp_path, [both, tests, only_decode, both_fixed])
+    out = a.run("Write rle.py with encode(text) and decode(text); decode(encode(s)) == s.")
+    assert out.status == "done", out.summary
+    assert "encode (rle.py)" in backend.requests[3].messages[-1]["content"]
+
+
+def test_a_name_the_task_asks_to_remove_may_go(tmp_path):
+    files = {"m.py": "def keep():\n    return 1\n\n\ndef legacy():\n    return 2\n"}
+    removed = py("m.py", "def keep():\n    return 1\n")
+    tests = py("t.py", "import m\n\n\ndef test_gone():\n    assert not hasattr(m, 'legacy') and m.keep() == 1\n")
+    a, _ = make(tmp_path, [removed, tests], files=files)
+    assert a.run("Remove the unused function legacy from m.py.").status == "done"

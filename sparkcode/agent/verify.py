@@ -84,27 +84,50 @@ class FileChecks:
 
 
 class ApiGuard:
-    """Public functions, classes and methods present before the run must still be there, unless
-    the task names them (it may ask to rename or remove them). A name moved to another file counts
-    as present."""
+    """Public functions, classes and methods that existed before the run must still exist, unless
+    the task asks to rename or remove them; a name moved to another file counts as present. Names
+    the run itself wrote in an earlier turn are guarded against partial rewrites only (a file
+    rewritten with fewer public names than it had: "wrote only the changed function"), so the
+    model may still rename its own helpers."""
 
     name = "api"
 
     def __init__(self, ws: Workspace, task: str):
         self.before = {n.qualname: n.path for n in python_names(ws)}
-        self.task_words = set(re.findall(r"\w+", task))
+        self.written: dict[str, str] = {}  # names the run wrote, by qualname -> path
+        self.counts: dict[str, int] = {}  # public names per file at the last verification
+        self.task = task
+        self.renamed = {old for old, _ in renames_in(task)}
 
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
-        if not self.before or not ctx.changed_any:
+        if not ctx.changed_any:
             return []
-        now = {n.qualname for n in python_names(ctx.ws)}
-        gone = [q for q in self.before if q not in now and q.rsplit(".", 1)[-1] not in self.task_words]
-        if not gone:
-            return [CheckResult("public names", True, f"the {len(self.before)} public names that existed before are there")]
-        where = ", ".join(f"{q} ({self.before[q]})" for q in gone[:8])
-        return [CheckResult("public names", False,
-                            f"these public names existed before and are gone: {where}. Keep them (the task does "
-                            "not ask to remove them): restore them with their behaviour")]
+        names = python_names(ctx.ws)
+        now = {n.qualname for n in names}
+        counts: dict[str, int] = {}
+        for n in names:
+            counts[n.path] = counts.get(n.path, 0) + 1
+        shrunk = {p for p, c in self.counts.items() if counts.get(p, 0) < c}
+        gone = [q for q, p in self.before.items() if q not in now and not self._may_go(q.rsplit(".", 1)[-1])]
+        gone += [q for q, p in self.written.items() if q not in now and p in shrunk and q not in self.before
+                 and not self._may_go(q.rsplit(".", 1)[-1])]
+        where = ", ".join(f"{q} ({self.before.get(q) or self.written[q]})" for q in gone[:8])
+        self.written = {n.qualname: n.path for n in names if n.qualname not in self.before} | {
+            q: self.written[q] for q in gone if q in self.written}
+        if not gone:  # while names are missing, the file is still measured against what it had
+            self.counts = counts
+        if gone:
+            return [CheckResult("public names", False,
+                                f"these public names existed and are gone: {where}. Keep them (the task does not ask "
+                                "to remove them): write the complete file with every function, not only the changed one")]
+        if not self.before and not self.written:
+            return []
+        return [CheckResult("public names", True, "every public name written so far is there")]
+
+    def _may_go(self, name: str) -> bool:
+        """The task asks to rename or remove this name."""
+        return name in self.renamed or bool(re.search(
+            rf"\b(?:remove|delete|drop|get rid of)\b[^.\n]{{0,40}}\b{re.escape(name)}\b", self.task, re.I))
 
 
 _RENAME = re.compile(r"\brename\s+(?:the\s+)?(?:(?:function|method|class|variable|constant|field|attribute|"
