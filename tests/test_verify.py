@@ -248,3 +248,23 @@ def test_a_name_the_task_asks_to_remove_may_go(tmp_path):
     tests = py("t.py", "import m\n\n\ndef test_gone():\n    assert not hasattr(m, 'legacy') and m.keep() == 1\n")
     a, _ = make(tmp_path, [removed, tests], files=files)
     assert a.run("Remove the unused function legacy from m.py.").status == "done"
+
+
+def test_without_node_the_page_says_its_script_was_not_checked(tmp_path, monkeypatch):
+    import shutil
+
+    from sparkcode import components
+
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "node" else real(name, *a, **k))
+    components.refresh()
+    try:
+        page = ("FILE: index.html\n```html\n<!DOCTYPE html><html><body><p>hi</p>"
+                "<script>document.title = 'x';</script></body></html>\n```")
+        a, _ = make(tmp_path, [page], browser_check=False)
+        out = a.run("make a page")
+        assert out.status == "unverified"
+        assert any("node is missing" in m and "install" in m for m in out.missing)
+    finally:
+        monkeypatch.undo()
+        components.refresh()

@@ -24,6 +24,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 
+from .. import components
 from ..backends.base import Backend, ChatRequest, collect
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Stats
@@ -71,6 +72,9 @@ class AcceptanceTests:
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
         if not any(p.endswith(".py") for p in ctx.changed) or any(not r.ok for r in ctx.earlier):
             return []  # nothing to run yet, or the code does not even compile: that goes back first
+        hint = components.missing_hint("pytest")
+        if hint:
+            return [CheckResult("acceptance tests", True, "not run", missing=[hint])]
         if self.source is None and self.gave_up is None:
             self._write(ctx)
         if self.source is None:

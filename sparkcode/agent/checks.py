@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from .. import components
 from .shell import run_command
 from .workspace import Workspace
 
@@ -84,7 +85,7 @@ def _pytest(ws: Workspace, timeout: float) -> CheckResult:
 
 def _js_file(ws: Workspace, rel: str, timeout: float) -> CheckResult:
     if not shutil.which("node"):
-        return CheckResult(rel, True, "not checked (node not installed)")
+        return CheckResult(rel, True, "syntax not checked", missing=[components.missing_hint("node") or "node is missing"])
     r = run_command(f"node --check {_q(rel)}", ws.root, timeout=timeout)
     return CheckResult(rel, r.ok, "script parses" if r.ok else _tail(r.output))
 
@@ -138,7 +139,9 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
     for u in local:
         if not (ws.root / Path(rel).parent / u).is_file():
             problems.append(f"references {u}, which does not exist")
-    if shutil.which("node"):
+    node = shutil.which("node")
+    missing = [] if node else [components.missing_hint("node") or "node is missing"]
+    if node:
         with tempfile.TemporaryDirectory() as d:
             for i, (line, code) in enumerate(scan.scripts):
                 js = Path(d) / f"script{i}.js"
@@ -154,27 +157,25 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
         problems.append("the script contains placeholder comments instead of code: write the complete code")
     if problems:
         return CheckResult(rel, False, "; ".join(problems))
-    ran = ""
-    if browser:  # the page is played; `playtest.judge_page` is the one verdict on pages
-        from . import browser_check, playtest
-        from ..errors import SparkcodeError
+    parsed = "HTML parses" + (f", {len(scan.scripts)} inline script(s) pass node --check" if node else "")
+    if not browser:
+        return CheckResult(rel, True, parsed, missing=missing + ["page not played in a browser (browser checks are "
+                                                                 "turned off)"])
+    # the page is played; `playtest.judge_page` is the one verdict on pages
+    from . import browser_check, playtest
+    from ..errors import SparkcodeError
 
-        parsed = f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check"
-        if not browser_check.available():
-            return CheckResult(rel, True, parsed + "; not played in a browser", behavioural=False,
-                               missing=[playtest.NO_BROWSER])
-        try:
-            verdict = playtest.judge_page(ws.root / rel, game=keyboard, timeout_s=max(45.0, timeout))
-        except SparkcodeError as e:  # the browser itself failed: say so, do not fail the page for it
-            return CheckResult(rel, True, parsed + "; not played in a browser", behavioural=False,
-                               missing=[f"page not played in a browser: {e}"])
-        if not verdict.ok:
-            return CheckResult(rel, False, "; ".join(verdict.problems), behavioural=verdict.played)
-        return CheckResult(rel, True, f"{parsed}; played in Chromium: {verdict.summary}", behavioural=True)
-    if problems:
-        return CheckResult(rel, False, "; ".join(problems))
-    return CheckResult(rel, True, f"HTML parses, {len(scan.scripts)} inline script(s) pass node --check" + ran,
-                       missing=["page not played in a browser (browser checks are turned off)"])
+    if not browser_check.available():
+        hint = components.missing_hint("chromium") or components.missing_hint("playwright") or playtest.NO_BROWSER
+        return CheckResult(rel, True, parsed + "; not played in a browser", missing=missing + [hint])
+    try:
+        verdict = playtest.judge_page(ws.root / rel, game=keyboard, timeout_s=max(45.0, timeout))
+    except SparkcodeError as e:  # the browser itself failed: say so, do not fail the page for it
+        return CheckResult(rel, True, parsed + "; not played in a browser",
+                           missing=missing + [f"page not played in a browser: {e}"])
+    if not verdict.ok:
+        return CheckResult(rel, False, "; ".join(verdict.problems), behavioural=verdict.played)
+    return CheckResult(rel, True, f"{parsed}; played in Chromium: {verdict.summary}", behavioural=True, missing=missing)
 
 
 _PLACEHOLDER = re.compile(r"//.*(?:code goes here|your (?:game |)code here|implement (?:the |)(?:game|logic) here|TODO: implement)",

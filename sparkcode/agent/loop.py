@@ -189,7 +189,7 @@ class Agent:
     def resume(self, session: Session, message: str) -> Outcome:
         messages = session.messages()
         if not messages:
-            messages = [{"role": "system", "content": prompts.SYSTEM}]
+            messages = [{"role": "system", "content": prompts.system_prompt(self.config.style)}]
         messages.append({"role": "user", "content": message})
         session.log("message", role="user", content=message)
         task = f"{session.task() or ''}\n{message}".strip()
