@@ -258,7 +258,8 @@ def test_a_file_that_failed_blocks_done_until_it_is_fixed(tmp_path):
     assert out.status == "unverified" and len(out.turns) == 3  # util.py passing alone did not end the run
     feedback = backend.requests[2].messages[-1]["content"]
     assert "check util.py: OK" in feedback and "check game.html: FAILED" in feedback  # checked again
-    assert sorted(c["path"] for c in out.checks) == ["game.html", "util.py"] and all(c["ok"] for c in out.checks)
+    assert sorted(c["path"] for c in out.checks) == ["game.html", "public names", "util.py"]
+    assert all(c["ok"] for c in out.checks)
 
 
 def test_a_failing_file_not_touched_by_a_turn_is_named_as_still_failing(tmp_path):
