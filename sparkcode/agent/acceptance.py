@@ -55,13 +55,14 @@ class AcceptanceTests:
     name = "acceptance"
 
     def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, max_reviews: int = 2,
-                 speculate: str = "auto", note=lambda msg: None):
+                 speculate: str = "auto", note=lambda msg: None, log=lambda reply: None):
         self.backend = backend
         self.max_tokens = max_tokens
         self.review_after = review_after
         self.max_reviews = max_reviews
         self.speculate = speculate
         self.note = note
+        self.log = log  # each generation's reply, for the session log
         self.stats: list[Stats] = []  # the generations this verifier asked for
         self.source: str | None = None
         self.gave_up: str | None = None
@@ -89,6 +90,7 @@ class AcceptanceTests:
         done = collect(self.backend, ChatRequest(messages, max_tokens=self.max_tokens, sampling=SamplingParams(),
                                                  speculate=self.speculate, keep_cache=True))
         self.stats.append(done.stats)
+        self.log(done.text)
         return done.text
 
     def _write(self, ctx: VerifyContext) -> None:

@@ -184,7 +184,7 @@ class Agent:
                     {"role": "user", "content": prompts.first_message(task, self.ws.tree_summary())}]
         for m in messages:
             session.log("message", **m)
-        return self._loop(messages, _Run(session, task, self._verifiers(task)))
+        return self._loop(messages, _Run(session, task, self._verifiers(task, session)))
 
     def resume(self, session: Session, message: str) -> Outcome:
         messages = session.messages()
@@ -193,14 +193,15 @@ class Agent:
         messages.append({"role": "user", "content": message})
         session.log("message", role="user", content=message)
         task = f"{session.task() or ''}\n{message}".strip()
-        return self._loop(messages, _Run(session, task, self._verifiers(task)))
+        return self._loop(messages, _Run(session, task, self._verifiers(task, session)))
 
-    def _verifiers(self, task: str) -> list[Verifier]:
+    def _verifiers(self, task: str, session: Session) -> list[Verifier]:
         if self.verifiers is not None:
             return self.verifiers
         out: list[Verifier] = [FileChecks(), ApiGuard(self.ws, task), RenameGone(task)]
         if self.config.acceptance and self.ws.can_run:
-            out.append(AcceptanceTests(self.backend, speculate=self.config.speculate, note=self.ui.note))
+            out.append(AcceptanceTests(self.backend, speculate=self.config.speculate, note=self.ui.note,
+                                       log=lambda reply: session.log("acceptance_reply", content=reply)))
         return out
 
     # ------------------------------------------------------------------------------------

@@ -123,7 +123,8 @@ def acceptance_request(task: str, outline: str) -> str:
 
 
 def acceptance_retry(error: str) -> str:
-    return f"Your tests could not be used: {error}\nReply with one complete ```python block of pytest tests."
+    return (f"Your tests could not be used: {error}\nDo not write the program itself. Reply with one ```python block "
+            "of pytest test functions named test_... that check what the task states.")
 
 
 def acceptance_review(task: str, outline: str, tests: str, failure: str, names: list[str]) -> str:
