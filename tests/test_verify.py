@@ -82,7 +82,7 @@ def test_a_test_the_reviewer_keeps_is_obeyed_and_the_stuck_model_gives_up(tmp_pa
 
 def test_unusable_tests_leave_the_run_unverified_and_say_why(tmp_path):
     a, _ = make(tmp_path, [FIXED, "I cannot write tests.", "still no tests"])
-    out = a.run(TASK)
+    out = a.run("Write stats.py with mean(xs), the average of a list, and 0 for an empty list.")
     assert out.status == "unverified"
     assert "acceptance tests" in out.summary and out.missing
     assert out.to_dict()["verified"] is False
@@ -268,3 +268,28 @@ def test_without_node_the_page_says_its_script_was_not_checked(tmp_path, monkeyp
     finally:
         monkeypatch.undo()
         components.refresh()
+
+
+def test_examples_stated_in_the_task_are_tests_even_when_the_writer_fails(tmp_path):
+    a, backend = make(tmp_path, [BUGGY, "no tests from me", "none", FIXED])
+    out = a.run(TASK)  # "mean([]) must return 0"
+    assert out.status == "done", out.summary
+    assert "test_stated_example_1" in backend.requests[3].messages[-1]["content"]
+    assert "assert mean([]) == 0" in (a.ws.root / ".sparkcode/acceptance/test_stated.py").read_text()
+
+
+def test_stated_examples_take_what_the_task_wants_not_what_the_code_does_today(tmp_path):
+    from sparkcode.agent.examples import stated_examples
+
+    (tmp_path / "stats.py").write_text("def mean(xs):\n    pass\n\n\ndef median(xs):\n    pass\n")
+    (tmp_path / "conv.py").write_text("import sys\n")
+    ws = Workspace(tmp_path)
+    task = ("median() blows up on []. Like mean(), it should return None for an empty list. median([4, 1, 3, 2]) "
+            "returns 3 but should return 2.5. mean([1, 2]) == 1.5; mean(xs) gives garbage, but mean([2]) is fine, "
+            "so median([5]) should be 5. `python conv.py c2f 100` prints 212.0 and `python conv.py x` prints the help.")
+    src = stated_examples(task, ws)
+    asserts = [ln.strip() for ln in src.splitlines() if ln.strip().startswith("assert")]
+    assert asserts[:2] == ["assert median([4, 1, 3, 2]) == pytest.approx(2.5)", "assert mean([1, 2]) == pytest.approx(1.5)"]
+    assert asserts[2] == "assert median([5]) == 5"
+    assert "== '212.0'" in asserts[3] and len(asserts) == 4  # not "returns 3", not mean(), not the prose
+    assert stated_examples("Write a parser.", ws) == ""
