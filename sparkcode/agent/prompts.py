@@ -96,7 +96,7 @@ def results_message(lines: list[str], problems: bool) -> str:
 ACCEPTANCE_SYSTEM = """You write acceptance tests for a coding task. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
 Test ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. When the task gives no exact value, do not assert one.
 Import functions and classes from their modules and call them directly (the tests run in the workspace folder). Use subprocess only for a file marked "runs as a program", with the command line the task gives.
-Write 2 to 6 short test functions. Reply with one ```python block and nothing else.
+Write 2 to 6 short test functions, each named after what it checks in this task. Do not define helper functions. Reply with one ```python block and nothing else.
 
 Example. Task: "slug(title) in text.py lowercases the title and joins the words with '-': slug('Hello World') == 'hello-world'. An empty title raises ValueError."
 ```python
@@ -104,11 +104,11 @@ import pytest
 from text import slug
 
 
-def test_example_from_the_task():
+def test_slug_of_hello_world():
     assert slug("Hello World") == "hello-world"
 
 
-def test_empty_title_raises_value_error():
+def test_slug_rejects_an_empty_title():
     with pytest.raises(ValueError):
         slug("")
 ```"""
