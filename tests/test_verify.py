@@ -14,7 +14,7 @@ from sparkcode.agent.loop import Agent, AgentConfig
 from sparkcode.agent.stuck import RepetitionGuard
 from sparkcode.agent.tools import Toolbox
 from sparkcode.agent.verify import renames_in
-from sparkcode.agent.workspace import ToolError, Workspace
+from sparkcode.agent.workspace import Workspace
 from sparkcode.backends.scripted import ScriptedBackend
 
 TASK = "Write stats.py with mean(xs) that returns the average of a list; mean([]) must return 0."

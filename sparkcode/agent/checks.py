@@ -148,7 +148,7 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
                 js.write_text("\n" * (line - 1) + code)  # keep line numbers of the HTML file
                 r = run_command(f"node --check {js}", Path(d), timeout=timeout)
                 if not r.ok:
-                    problems.append(f"JavaScript syntax error (line numbers are the HTML file's):\n"
+                    problems.append("JavaScript syntax error (line numbers are the HTML file's):\n"
                                     + _tail(r.output.replace(str(js), rel)))
     code = "".join(_strip_js_comments(c) for _, c in scan.scripts).strip()
     if "canvas" in scan.tags and not scan.external and len(code) < 80:
