@@ -127,7 +127,7 @@ def solution_reply(task: T.Task) -> str:
 
 def scripted(first: str, made: list | None = None):
     def factory(profile):
-        b = ScriptedBackend([first] + [FINISH] * 6, name=profile.name)
+        b = ScriptedBackend([first] + [FINISH] * 12, name=profile.name)
         if made is not None:
             made.append(b)
         return b
@@ -295,7 +295,8 @@ def test_markdown_section_has_the_columns(tmp_path, monkeypatch):
     assert "| aider | m | 1/1 | 100.0 | 35.0 | 17.5 | 250 | - | - |" in text
     assert ("| contender | model | passed | pass rate % | total wall s | median wall s | tokens out | false done | "
             "unverified |") in text
-    assert "sparkcode:spark: 1 task(s) ended `done` but failed the hidden tests (fix-a); 1 ended `unverified`." in text
+    assert "sparkcode:spark: 1 task(s) ended `done` but failed the hidden tests (fix-a); 1 ended `unverified`; " in text
+    assert "went to verification" in text
     pngs = list(tmp_path.glob("bench-tasks-*.png"))
     assert len(pngs) == 1 and f"]({pngs[0].name})" in text
 

@@ -244,6 +244,7 @@ class Attempt:
     tokens_out: int = 0
     turns: int = 0
     model_s: float = 0.0  # of wall_s, waiting for the model (sparkcode only; Aider does not say)
+    verify_s: float = 0.0  # of wall_s, the agent's verifiers, acceptance-test generations included (sparkcode)
 
 
 class SparkContender:
@@ -286,7 +287,7 @@ class SparkContender:
                           style=self.profile.style, sampling=SamplingParams(temperature=0.0, seed=0))
         out = Agent(self.backend, Workspace(root), cfg).run(task.statement)
         d = out.to_dict()
-        return Attempt(out.status, out.summary, out.wall_s, d["tokens_out"], len(out.turns), out.model_s)
+        return Attempt(out.status, out.summary, out.wall_s, d["tokens_out"], len(out.turns), out.model_s, out.verify_s)
 
     def close(self) -> None:
         from ..profiles import close_backend
@@ -561,6 +562,26 @@ class TaskResult:
     summary: str = ""  # what the contender said
     files: list[str] = field(default_factory=list)  # files added or changed
     workspace: str = ""  # kept with --keep
+    verify_s: float | None = None  # sparkcode: of wall_s, spent verifying (None: not recorded)
+
+
+def verify_seconds(r: TaskResult) -> float | None:
+    """A sparkcode result's verification time: recorded, or read from the session log of a kept
+    workspace (results journaled before the field existed)."""
+    if r.verify_s is not None or not r.workspace:
+        return r.verify_s
+    logs = sorted(Path(r.workspace).glob(".sparkcode/sessions/*.jsonl"))
+    if not logs:
+        return None
+    total = 0.0
+    for line in logs[-1].read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if e.get("type") == "turn":
+            total += float(e.get("verify_s", 0.0))
+    return round(total, 3)
 
 
 @dataclass
@@ -591,6 +612,7 @@ class TasksResult:
                 # only sparkcode's "done" is a claim that the work is right; Aider's means it exited
                 "false_done": sum(r.status == "done" and r.passed is False for r in rs) if spark else None,
                 "unverified": sum(r.status == "unverified" for r in rs) if spark else None,
+                "verify_s": round(sum(verify_seconds(r) or 0.0 for r in rs), 2) if spark else None,
                 "statuses": dict(Counter(r.status for r in rs))}
 
     def to_dict(self) -> dict:
@@ -630,7 +652,8 @@ def run_one(contender, task: Task, *, timeout_s: float = 600, judge_timeout_s: f
         return TaskResult(task.name, contender.name, contender.model, v.passed, att.status, round(att.wall_s, 3),
                           att.tokens_out, att.turns, round(att.model_s, 3), v.tests_passed, v.tests_total, v.message,
                           att.summary[:400],
-                          _changed_files(task, root), str(root) if keep else "")
+                          _changed_files(task, root), str(root) if keep else "",
+                          round(att.verify_s, 3) if contender.kind == "sparkcode" else None)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -797,7 +820,9 @@ def write_report(res: TasksResult, out: str, threads: int | None = None, timeout
         s = res.summary(c["name"])
         fd = [r.task for r in res.of(c["name"]) if r.status == "done" and r.passed is False]
         lines.append(f"- {c['name']}: {s['false_done']} task(s) ended `done` but failed the hidden tests"
-                     + (f" ({', '.join(fd)})" if fd else "") + f"; {s['unverified']} ended `unverified`.")
+                     + (f" ({', '.join(fd)})" if fd else "") + f"; {s['unverified']} ended `unverified`; "
+                     f"{s['verify_s']:.0f} s of its {s['total_wall_s']:.0f} s total wall went to verification "
+                     f"(without it: {s['total_wall_s'] - s['verify_s']:.0f} s, though then nothing is verified).")
     if lines:
         body += "\n\n" + "\n".join(lines)
     append_section(out, "Tasks: hidden-test suite", meta, body, png)
