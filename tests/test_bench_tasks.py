@@ -317,3 +317,8 @@ def test_cli_flags_and_list(capsys):
     assert T.main(args) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split(":")[0] for ln in lines] == ["module-rle", "page-counter"]
+
+
+def test_aider_is_given_the_code_files_a_task_names_so_it_may_create_them():
+    assert T.files_named("Write rle.py with encode(); keep data in todo.json; see pages/index.html.") == [
+        "rle.py", "pages/index.html"]

@@ -31,7 +31,8 @@ Contenders:
   goes into sparkcode's environment), talking to a ``sparkcode serve`` subprocess that serves the
   same model (``--model``, else the first sparkcode profile's) with the same speculation mode — or
   straight to a remote profile's server. One ``aider --message TASK`` per task, run in the
-  workspace with every workspace file added to the chat, whole-file edits, no git; its status is
+  workspace with every workspace file and every file the task names added to the chat (as a user
+  would pass a new file to create), whole-file edits, no git; its status is
   ``done`` (exit 0), ``exit N``, ``api_error`` (the model server failed it) or ``timeout``.
 
 Recorded per task: pass, hidden tests passed/total, wall seconds (the contender's work on the task;
@@ -329,6 +330,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+_FILE_NAME = re.compile(r"(?<![\w/.-])([\w-]+(?:/[\w-]+)*\.(?:py|html|js|css))\b")
+
+
+def files_named(statement: str) -> list[str]:
+    """The files a task statement names ("Write rle.py …", "in snake.html"), in order: what an Aider
+    user passes on the command line so that Aider may create them."""
+    return list(dict.fromkeys(_FILE_NAME.findall(statement)))
+
+
 def aider_command(exe: str | Path, model_id: str, api_base: str, message: str, files: list[str],
                   history_dir: Path, edit_format: str = AIDER_EDIT_FORMAT, api_key: str = "x",
                   timeout_s: float | None = None) -> list[str]:
@@ -459,6 +469,7 @@ class AiderContender:
         home.mkdir(parents=True, exist_ok=True)
         files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
                        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        files += [f for f in files_named(task.statement) if f not in files]  # as an Aider user adds new files
         with tempfile.TemporaryDirectory(prefix="aider-run-") as hist:
             cmd = aider_command(self.exe, self.model_id, self.api_base, task.statement, files, Path(hist),
                                 self.edit_format, self.api_key, timeout_s)
