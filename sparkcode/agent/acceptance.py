@@ -11,9 +11,10 @@ Tests can be wrong too. Each failing test is remembered with the versions of the
 on (a hash of the workspace's files); a test that has failed in ``review_after`` verifications
 (on new versions, or on the same version the model stands by) is shown to the model again with
 the task, the whole test file and the failures — every test due in one generation — and the
-file is either kept or rewritten; each test at most `max_reviews` times, so a
-correct test is never argued away by a model that cannot pass it (the run then ends as stuck or
-gave_up, not "done"). A test file that does not parse or load is written again once. The tests get the usual imports (os, sys, subprocess, pytest…) put on top,
+file is either kept or rewritten, at most `max_reviews` times per test. A reviewed test that
+goes on failing as often is *disputed*: it no longer blocks the model, and the run cannot end
+"done" — it ends "unverified", naming the disputed tests (the code or the tests may be wrong).
+Tests are never silently dropped. A test file that does not parse or load is written again once. The tests get the usual imports (os, sys, subprocess, pytest…) put on top,
 since small models forget them.
 """
 
@@ -58,7 +59,7 @@ class _TestRecord:
 class AcceptanceTests:
     name = "acceptance"
 
-    def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, max_reviews: int = 2,
+    def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, max_reviews: int = 1,
                  speculate: str = "auto", note=lambda msg: None, log=lambda reply: None):
         self.backend = backend
         self.max_tokens = max_tokens
@@ -141,6 +142,12 @@ class AcceptanceTests:
             failing = set() if missing and all(_in_task(m, ctx.task) for m in missing) else {COLLECTION}
         for name in failing:
             self.records.setdefault(name, _TestRecord()).failed_on.append(version)
+        disputed = sorted(n for n, rec in self.records.items()
+                          if rec.reviews >= self.max_reviews and len(rec.failed_on) >= self.review_after)
+        if failing and failing <= set(disputed):  # reviewed, kept, and still failing: not obeyed forever
+            return CheckResult(TEST_PATH, True, "acceptance tests pass but for disputed ones",
+                               missing=[f"acceptance tests {', '.join(sorted(failing))} fail on every version of the "
+                                        "code even after review: the code or the tests may be wrong"])
         return CheckResult(TEST_PATH, False, prompts.acceptance_failed(_tail(r.output)), behavioural=True)
 
     # ---- guarding against wrong tests ---------------------------------------------------------
@@ -178,18 +185,26 @@ class AcceptanceTests:
 
 
 def parse_tests(reply: str) -> tuple[str | None, str]:
-    """(python source, "") from a reply's code block, or (None, why it cannot be used)."""
+    """(python source, "") from a reply's code block, or (None, why it cannot be used). A block
+    cut off by the token limit loses its unfinished last lines, not the whole file."""
     blocks = _BLOCK.findall(reply)
+    if not blocks and "```" in reply:  # an unclosed block: the reply ran out of tokens
+        blocks = [re.split(r"```(?:python|py)?[^\n]*\n", reply, maxsplit=1)[-1]]
     source = max(blocks, key=len) if blocks else reply
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as e:
-        return None, f"SyntaxError on line {e.lineno}: {e.msg}"
-    tests = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-             and n.name.startswith("test")]
-    if not tests:
-        return None, "no test function (def test_...)"
-    return source.strip() + "\n", ""
+    lines = source.splitlines()
+    error = ""
+    for cut in range(len(lines), max(len(lines) - 40, 0), -1):  # drop an unfinished tail
+        try:
+            tree = ast.parse("\n".join(lines[:cut]))
+        except SyntaxError as e:
+            error = error or f"SyntaxError on line {e.lineno}: {e.msg}"
+            continue
+        tests = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name.startswith("test")]
+        if not tests:
+            return None, "no test function (def test_...): write tests, not the program"
+        return "\n".join(lines[:cut]).strip() + "\n", ""
+    return None, error or "no code"
 
 
 def _in_task(match: tuple[str, str], task: str) -> bool:

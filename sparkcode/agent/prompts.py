@@ -93,7 +93,7 @@ def results_message(lines: list[str], problems: bool) -> str:
 
 # ---- the verify stage: acceptance tests written from the task, never from the code -------------
 
-ACCEPTANCE_SYSTEM = """You write acceptance tests for a coding task. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
+ACCEPTANCE_SYSTEM = """You write acceptance tests for a coding task; someone else writes the program. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
 Test ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. When the task gives no exact value or wording, do not assert one (never the text of an error message the task does not quote).
 Import functions and classes from their modules and call them directly (the tests run in the workspace folder). Use subprocess only for a file marked "runs as a program", with the command line the task gives.
 Write 2 to 6 short test functions, each named after what it checks in this task. Do not define helper functions. Reply with one ```python block and nothing else.
