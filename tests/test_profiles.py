@@ -194,7 +194,9 @@ def test_system_prompt_styles():
 @pytest.mark.parametrize("style", ["terse", "standard"])
 def test_agent_uses_the_configured_style_and_still_acts(tmp_path, style):
     reply = "I will write the file now.\n\nFILE: hi.py\n```python\nprint('hi')\n```\nThis prints hi."
-    backend = ScriptedBackend([reply])
+    tests = ("```python\nimport subprocess, sys\n\n\ndef test_prints_hi():\n    r = subprocess.run([sys.executable, "
+             "'hi.py'], capture_output=True, text=True)\n    assert r.stdout == 'hi\\n'\n```")
+    backend = ScriptedBackend([reply, tests])  # the coding turn, then the acceptance-test writer
     (tmp_path / "ws").mkdir()
     out = Agent(backend, Workspace(tmp_path / "ws"), AgentConfig(style=style)).run("write hi.py")
     assert out.status == "done" and (tmp_path / "ws" / "hi.py").exists()

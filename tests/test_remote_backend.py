@@ -95,7 +95,9 @@ def test_should_stop_cancels_the_stream(remote):
 def test_agent_runs_on_the_remote_backend_as_on_a_local_one(tmp_path, monkeypatch):
     for var in ("SPARKCODE_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
-    scripted = ScriptedBackend([WRITE_FILE], name="scripted-coder")
+    tests = ("```python\nimport subprocess, sys\n\n\ndef test_says_hello():\n    r = subprocess.run([sys.executable, "
+             "'hello.py'], capture_output=True, text=True)\n    assert r.stdout.strip() == 'hello'\n```")
+    scripted = ScriptedBackend([WRITE_FILE, tests], name="scripted-coder")  # a turn, then the test writer
     with running(create_app(scripted)) as url:
         backend = OpenAIBackend(url + "/v1", "scripted-coder", retries=0)
         try:
@@ -106,8 +108,9 @@ def test_agent_runs_on_the_remote_backend_as_on_a_local_one(tmp_path, monkeypatc
     assert out.status == "done", out.summary
     assert out.files_written == ["hello.py"]
     assert (tmp_path / "ws" / "hello.py").read_text().strip() == 'print("hello")'
-    (req,) = scripted.requests
+    req, writer = scripted.requests
     assert req.messages[0]["role"] == "system" and "write hello.py" in req.messages[1]["content"]
+    assert "acceptance tests" in writer.messages[0]["content"] and "write hello.py" in writer.messages[1]["content"]
     assert out.turns[0].completion_tokens > 0 and out.turns[0].ttft_s > 0
 
 

@@ -26,7 +26,7 @@ def tb(root: Path) -> Toolbox:
 
 def test_specs_shape():
     names = [s["function"]["name"] for s in TOOL_SPECS]
-    assert names == ["list_files", "read_file", "write_file", "edit_file", "run", "finish"]
+    assert names == ["list_files", "read_file", "write_file", "edit_file", "search", "run", "finish"]
     for s in TOOL_SPECS:
         assert s["type"] == "function"
         params = s["function"]["parameters"]
@@ -36,7 +36,7 @@ def test_specs_shape():
 
 def test_read_only_specs(root):
     ro = Toolbox(Workspace(root, mode="read-only"))
-    assert [s["function"]["name"] for s in ro.specs()] == ["list_files", "read_file", "finish"]
+    assert [s["function"]["name"] for s in ro.specs()] == ["list_files", "read_file", "search", "finish"]
 
 
 def test_list_and_read(tb):
