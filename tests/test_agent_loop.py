@@ -232,16 +232,16 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
     assert actions[0].args["path"] == "snake.html"
 
 
-def test_a_repeated_reply_rewinds_the_conversation_and_samples_anew(tmp_path):
+def test_a_repeated_reply_is_dropped_and_the_turn_sampled_anew(tmp_path):
     a, backend = agent(tmp_path, [BROKEN_HTML, "I think it works.", "I think it works.", GOOD_HTML])
     out = a.run("make a moving square")
     assert out.status == "unverified"
     assert [r.sampling.temperature for r in backend.requests] == [0.0, 0.0, 0.0, 0.7]
-    # the last request is the second one again: the repeated exchange is gone from the context
-    assert backend.requests[3].messages == backend.requests[1].messages
+    # the repeated reply is gone: the last request is the third one again, now sampled
+    assert backend.requests[3].messages == backend.requests[2].messages
     # and a resumed session sees the conversation as the model last saw it
     log = Session.latest(a.ws.root).messages()
-    assert [m["content"] for m in log if m["role"] == "assistant"].count("I think it works.") == 0
+    assert [m["content"] for m in log if m["role"] == "assistant"].count("I think it works.") == 1
 
 
 def test_a_snippet_is_not_saved_as_a_new_file_next_to_existing_ones():

@@ -302,3 +302,12 @@ def test_stated_examples_take_what_the_task_wants_not_what_the_code_does_today(t
     assert asserts[2] == "assert median([5]) == 5"
     assert "== '212.0'" in asserts[3] and len(asserts) == 4  # not "returns 3", not mean(), not the prose
     assert stated_examples("Write a parser.", ws) == ""
+
+
+def test_rewriting_a_buggy_file_unchanged_is_verified_like_a_change(tmp_path):
+    files = {"stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n"}
+    a, backend = make(tmp_path, [BUGGY, TESTS, FIXED], files=files)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    # the unchanged rewrite was tested, and the failure went back
+    assert "ZeroDivisionError" in backend.requests[2].messages[-1]["content"]

@@ -68,7 +68,8 @@ class _Run:
     verifiers: list[Verifier]
     t0: float = field(default_factory=time.perf_counter)
     turns: list[TurnStats] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # files the run changed
+    touched: list[str] = field(default_factory=list)  # files the model wrote, changed or not
     latest: dict[str, CheckResult] = field(default_factory=dict)  # each check's latest result
     tokens_used: int = 0
     repairs: int = 0
@@ -188,14 +189,16 @@ class Agent:
     # ---- verify -------------------------------------------------------------------------
     def _verify(self, turn: Turn, run: _Run) -> Verdict:
         run.written += turn.changed
-        if turn.runaway or not run.written:
+        # files the model wrote, changed or not: rewriting a file unchanged is a claim that it is right
+        run.touched += [w for w in turn.changed + turn.written if w not in run.touched]
+        if turn.runaway or not run.touched:
             return Verdict([])
         # what the model wrote this turn, changed or not (a failing file rewritten unchanged must fail
         # again), and after any change the files still failing (a page may load the script just changed)
         targets = turn.changed + turn.written
         if turn.changed:  # files only: not the verifiers' own results (names, acceptance tests)
             targets += [p for p, c in run.latest.items() if not c.ok and not p.startswith(STATE_DIR + "/")]
-        ctx = VerifyContext(self.ws, run.task, list(dict.fromkeys(targets)), list(dict.fromkeys(run.written)),
+        ctx = VerifyContext(self.ws, run.task, list(dict.fromkeys(targets)), list(run.touched),
                             game=is_game(run.task), timeout=self.config.command_timeout,
                             browser=self.config.browser_check)
         verdict = run_verifiers(run.verifiers, ctx)
@@ -234,7 +237,7 @@ class Agent:
 
         if not problems:
             quiet = not turn.actions and not turn.errors
-            if turn.finished or (quiet and run.written) or (
+            if turn.finished or (quiet and run.touched) or (
                     self.config.auto_finish and turn.changed and not turn.wants_results):
                 return self._judge(run, turn.summary)
             if quiet:
@@ -244,8 +247,8 @@ class Agent:
         esc = run.stuck.observe(reason if problems else None, len(messages) - 1 if at is None else at)
         if esc.action == "give_up":
             return self._end(run, "gave_up", f"stuck: {prompts.STUCK[esc.reason]}")
-        if esc.action == "rewind" or turn.runaway:
-            keep = esc.rewind_to if esc.action == "rewind" else len(messages)
+        if esc.action in ("rewind", "drop") or turn.runaway:
+            keep = esc.rewind_to if esc.action == "rewind" else len(messages) - (esc.action == "drop")
             del messages[keep:]
             run.session.log("rewind", keep=keep)
             return None  # a rewound turn is not a repair round

@@ -9,10 +9,10 @@ fed to one `StuckDetector`:
 
 Each sign raises the level by one and the detector answers what to do next:
 
-1. ``note``: tell the model what it did; from now on turns are sampled (temperature 0.7, seeded
-   by the turn), since greedy decoding would lead back to the same place;
-2. ``rewind``: drop the conversation back to before the first stuck reply (a model shown its
-   own reply twice copies it again) and sample anew;
+1. ``note``: tell the model what it did (a repeated reply is dropped instead: a model shown its
+   own reply twice copies it again); from now on turns are sampled (temperature 0.7, seeded by
+   the turn), since greedy decoding would lead back to the same place;
+2. ``rewind``: drop the conversation back to before the first stuck reply and sample anew;
 3. ``give_up``.
 
 A turn that makes progress (changed files, no repeat) lowers nothing: being stuck twice in a
@@ -31,7 +31,7 @@ UNSTICK_TEMPERATURE = 0.7
 
 @dataclass
 class Escalation:
-    action: str  # "none", "note", "rewind", "give_up"
+    action: str  # "none", "note", "drop" (this reply), "rewind", "give_up"
     reason: str = ""
     rewind_to: int | None = None  # message index to cut the conversation at (for "rewind")
 
@@ -52,8 +52,8 @@ class StuckDetector:
             self.first_stuck_at = message_index
         if self.level >= self.max_level:
             return Escalation("give_up", reason)
-        if self.level == 1 and reason != "same_reply":
-            return Escalation("note", reason)
+        if self.level == 1:
+            return Escalation("drop" if reason == "same_reply" else "note", reason)
         return Escalation("rewind", reason, rewind_to=self.first_stuck_at)
 
     @property

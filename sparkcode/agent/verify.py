@@ -30,7 +30,7 @@ class VerifyContext:
     ws: Workspace
     task: str
     targets: list[str]  # files to check now: changed this turn, written unchanged, and still failing
-    changed: list[str]  # every file the run has changed so far
+    changed: list[str]  # every file the run has written so far (changed, or rewritten as a claim it is right)
     game: bool = False
     timeout: float = 30
     browser: bool = True
