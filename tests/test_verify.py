@@ -73,7 +73,7 @@ def test_a_wrong_acceptance_test_is_reviewed_and_rewritten(tmp_path):
 
 def test_a_test_still_failing_after_review_is_disputed_and_the_run_is_unverified_not_done(tmp_path):
     v = [BUGGY.replace("len(xs)\n", f"len(xs)  # v{i}\n") for i in range(5)]
-    a, backend = make(tmp_path, [v[0], TESTS, v[1], "KEEP", v[2], v[3]], repair_rounds=5)
+    a, backend = make(tmp_path, [v[0], TESTS, v[1], "KEEP", v[2], v[3], v[4]], repair_rounds=5)
     out = a.run("Write stats.py with mean(xs), the average of a list, and 0 for an empty list.")
     assert out.status == "unverified", out.summary
     assert "test_empty" in out.summary and "may be wrong" in out.summary
@@ -311,3 +311,10 @@ def test_rewriting_a_buggy_file_unchanged_is_verified_like_a_change(tmp_path):
     assert out.status == "done", out.summary
     # the unchanged rewrite was tested, and the failure went back
     assert "ZeroDivisionError" in backend.requests[2].messages[-1]["content"]
+
+
+def test_the_same_wrong_code_over_and_over_does_not_dispute_a_test(tmp_path):
+    a, backend = make(tmp_path, [BUGGY, TESTS, "a\n" + BUGGY, "KEEP", "b\n" + BUGGY, "c\n" + BUGGY],
+                      repair_rounds=10)
+    out = a.run("Write stats.py with mean(xs), the average of a list, and 0 for an empty list.")
+    assert out.status == "gave_up"  # stuck on one version: the test stays in force

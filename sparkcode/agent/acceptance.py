@@ -12,8 +12,11 @@ on (a hash of the workspace's files); a test that has failed in ``review_after``
 (on new versions, or on the same version the model stands by) is shown to the model again with
 the task, the whole test file and the failures — every test due in one generation — and the
 file is either kept or rewritten, at most `max_reviews` times per test. A reviewed test that
-goes on failing as often is *disputed*: it no longer blocks the model, and the run cannot end
-"done" — it ends "unverified", naming the disputed tests (the code or the tests may be wrong).
+then fails on `dispute_after` *different* versions of the code is *disputed*: it no longer
+blocks the model, and the run cannot end "done" — it ends "unverified", naming the disputed
+tests (the code or the tests may be wrong). A model that keeps rewriting the same wrong code
+does not make a test disputed (measured: with two failures of any kind, correct tests were
+disputed and runs ended early on buggy code).
 Tests are never silently dropped. A test file that does not parse or load is written again once. The tests get the usual imports (os, sys, subprocess, pytest…) put on top,
 since small models forget them.
 """
@@ -60,11 +63,13 @@ class AcceptanceTests:
     name = "acceptance"
 
     def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, max_reviews: int = 1,
+                 dispute_after: int = 3,
                  speculate: str = "auto", note=lambda msg: None, log=lambda reply: None):
         self.backend = backend
         self.max_tokens = max_tokens
         self.review_after = review_after
         self.max_reviews = max_reviews
+        self.dispute_after = dispute_after
         self.speculate = speculate
         self.note = note
         self.log = log  # each generation's reply, for the session log
@@ -143,7 +148,7 @@ class AcceptanceTests:
         for name in failing:
             self.records.setdefault(name, _TestRecord()).failed_on.append(version)
         disputed = sorted(n for n, rec in self.records.items()
-                          if rec.reviews >= self.max_reviews and len(rec.failed_on) >= self.review_after)
+                          if rec.reviews >= self.max_reviews and len(set(rec.failed_on)) >= self.dispute_after)
         if failing and failing <= set(disputed):  # reviewed, kept, and still failing: not obeyed forever
             return CheckResult(TEST_PATH, True, "acceptance tests pass but for disputed ones",
                                missing=[f"acceptance tests {', '.join(sorted(failing))} fail on every version of the "
