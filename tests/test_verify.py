@@ -318,3 +318,13 @@ def test_the_same_wrong_code_over_and_over_does_not_dispute_a_test(tmp_path):
                       repair_rounds=10)
     out = a.run("Write stats.py with mean(xs), the average of a list, and 0 for an empty list.")
     assert out.status == "gave_up"  # stuck on one version: the test stays in force
+
+
+def test_tests_that_bring_their_own_copy_of_the_code_are_not_used(tmp_path):
+    own_copy = py("t.py", "def mean(xs):\n    return sum(xs) / len(xs) if xs else 0\n\n\n"
+                          "def test_empty():\n    assert mean([]) == 0\n")
+    a, backend = make(tmp_path, [BUGGY, own_copy, TESTS, FIXED])
+    out = a.run("Write stats.py with mean(xs), the average of a list, and 0 for an empty list.")
+    assert out.status == "done", out.summary
+    assert "define mean themselves" in backend.requests[2].messages[-1]["content"]  # the writer's retry
+    assert "def mean" not in (a.ws.root / TEST_PATH).read_text()

@@ -28,6 +28,7 @@ import hashlib
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .. import components
 from ..backends.base import Backend, ChatRequest, collect
@@ -36,7 +37,7 @@ from ..engine.stats import Stats
 from . import prompts
 from .checks import CheckResult
 from .examples import stated_examples
-from .names import outline
+from .names import outline, python_names
 from .shell import run_command
 from .verify import VerifyContext
 from .workspace import Workspace
@@ -115,6 +116,9 @@ class AcceptanceTests:
         for _ in range(2):
             reply = self._ask(messages)
             source, error = parse_tests(reply)
+            if source:
+                error = tests_the_workspace(source, ctx.ws)
+                source = None if error else source
             if source:
                 self._save(ctx.ws, source)
                 return
@@ -210,6 +214,26 @@ def parse_tests(reply: str) -> tuple[str | None, str]:
             return None, "no test function (def test_...): write tests, not the program"
         return "\n".join(lines[:cut]).strip() + "\n", ""
     return None, error or "no code"
+
+
+def tests_the_workspace(source: str, ws: Workspace) -> str:
+    """"" when the tests exercise the workspace's code; else why not: tests that define the
+    functions under test themselves pass whatever the workspace holds (measured: a test file with
+    its own copy of to_roman passed while roman.py crashed on import)."""
+    tree = ast.parse(source)
+    ours = {n.qualname for n in python_names(ws) if "." not in n.qualname}
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
+    if defined & ours:
+        return (f"the tests define {', '.join(sorted(defined & ours))} themselves: import it from the workspace "
+                "instead, and test that")
+    modules = {Path(f).stem for f in ws.list_files() if f.endswith(".py")}
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    files = set(ws.list_files())
+    runs = any(isinstance(n, ast.Constant) and n.value in files for n in ast.walk(tree))
+    if not (imported & modules) and not runs:
+        return "the tests neither import a workspace module nor run a workspace file"
+    return ""
 
 
 def _in_task(match: tuple[str, str], task: str) -> bool:
