@@ -110,8 +110,8 @@ class Task:
     @property
     def needs_browser(self) -> bool:
         """Its hidden tests drive Chromium (pages, the game)."""
-        return any(re.search(r"\bplaywright\b|\bbrowser_check\b", p.read_text(encoding="utf-8"))
-                   for p in self.hidden_tests)
+        browser = r"\bplaywright\b|\bbrowser_check\b|\bhidden_page\b|\bplaytest\b"
+        return any(re.search(browser, p.read_text(encoding="utf-8")) for p in self.hidden_tests)
 
     def copy_workspace(self, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)

@@ -1,33 +1,8 @@
 from pathlib import Path
 
-import pytest
+from sparkcode.bench.hidden_page import page_fixtures
 
-from sparkcode.agent import browser_check as bc
-
-if not bc.available():
-    pytest.skip("not judged: chromium missing", allow_module_level=True)
-
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-PAGE = Path(__file__).parent / "tip.html"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert PAGE.is_file(), f"{PAGE.name} was not written"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=bc.chromium_path(), args=getattr(bc, "CHROMIUM_ARGS", ["--no-sandbox"]))
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    pg = browser.new_page()
-    pg.set_default_timeout(3000)
-    pg.goto(PAGE.as_uri())
-    yield pg
-    pg.close()
+browser, page = page_fixtures(Path(__file__).parent / "tip.html")
 
 
 def text(page, sel):

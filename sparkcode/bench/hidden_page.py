@@ -1,0 +1,36 @@
+"""The browser fixtures the page tasks' hidden tests share: Debian's chromium through playwright,
+one browser per test module, a fresh page on the task's file for each test. A task without
+Chromium here is skipped as "not judged"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..agent import browser_check as bc
+
+
+def page_fixtures(page_file: Path):
+    """(browser, page) fixtures for a hidden test module; assign both to module-level names."""
+    if not bc.available():
+        pytest.skip("not judged: chromium missing", allow_module_level=True)
+    from playwright.sync_api import sync_playwright
+
+    @pytest.fixture(scope="module")
+    def browser():
+        assert page_file.is_file(), f"{page_file.name} was not written"
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=bc.chromium_path(), args=bc.CHROMIUM_ARGS)
+            yield b
+            b.close()
+
+    @pytest.fixture
+    def page(browser):
+        pg = browser.new_page()
+        pg.set_default_timeout(3000)
+        pg.goto(page_file.as_uri())
+        yield pg
+        pg.close()
+
+    return browser, page
