@@ -108,10 +108,15 @@ def test_rejected_tokens_never_stay_in_the_kv_cache(qwen05):
 def test_sampling_with_speculation_is_reproducible_by_seed(qwen05):
     p = SamplingParams(temperature=0.8, top_p=0.95, seed=7)
     qwen05.reset()
-    a = qwen05.generate(PROMPTS[0], max_tokens=80, sampling=p, speculate="ngram")
-    qwen05.reset()
-    b = qwen05.generate(PROMPTS[0], max_tokens=80, sampling=p, speculate="ngram")
-    assert a.tokens == b.tokens
+    runs = []
+    for before in (None, PROMPTS[0], PROMPTS[2]):  # whatever ran before must not matter
+        if before is not None:
+            qwen05.reset()
+            qwen05.generate(before, max_tokens=80, speculate="ngram")
+        qwen05.reset()
+        runs.append(qwen05.generate(PROMPTS[0], max_tokens=80, sampling=p, speculate="ngram"))
+    a, b, c = runs
+    assert a.tokens == b.tokens == c.tokens
     assert a.stats.drafted > 0
 
 

@@ -49,7 +49,7 @@ class Engine:
                                        self.model.token_text(self.model.eos))
         self.cached: list[int] = []  # tokens whose KV is in the cache, in order from position 0
         self._draft_name = draft_model
-        self._speculators: dict = {}  # mode -> Speculator (keeps its learned acceptance rates)
+        self._speculators: dict = {}  # mode -> Speculator (its drafters and cost table)
         self._drafters: dict = {}  # "ngram" / "draft" -> drafter, shared by the modes
 
     # ------------------------------------------------------------------ prompt handling

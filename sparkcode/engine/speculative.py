@@ -178,7 +178,10 @@ class Speculator:
     """Per step: ask each drafter for a guess, estimate its payoff, verify the best (or none).
 
     Acceptance is tracked per drafter and, for prompt lookup, per matched n-gram length: a
-    6-token match predicts the continuation far better than a 2-token one.
+    6-token match predicts the continuation far better than a 2-token one. It is learned afresh
+    in every request (from the priors), so a request's draft lengths — and with them its batch
+    shapes and random draws — depend only on the request and this machine's cost table: the same
+    prompt and seed give the same tokens, whatever ran before.
     """
 
     def __init__(self, engine, mode: str, drafters: list, costs: CostTable):
@@ -237,6 +240,7 @@ class Speculator:
         return d, guess, q, key
 
     def run(self, engine, logits, sampler: Sampler, max_tokens: int, stats: Stats) -> Iterator[int]:
+        self.acceptance = {}
         ctx = engine.ctx
         pos = len(engine.cached)
         tok = sampler.sample(logits)
