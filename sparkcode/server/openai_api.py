@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..engine.stats import Done, TextDelta
+from ..engine.stats import Done
 from . import openai_format as fmt
 from .context import ServerContext
 from .errors import ApiError, from_backend_failure
+from .render import ChatRenderer, Renderer, TextRenderer, stream_sse
 from .scheduler import Job, JobFailed, Scheduler
 from .schemas import ChatCompletionRequest, CompletionRequest
 
@@ -98,10 +98,6 @@ async def _open_stream(request: Request, job: Job, scheduler: Scheduler) -> Asyn
     return chained()
 
 
-def _failure_event(e: JobFailed) -> bytes:
-    return fmt.sse(from_backend_failure(e.error).body()) + fmt.sse("[DONE]")
-
-
 def openai_router(ctx: ServerContext) -> APIRouter:
     router = APIRouter()
 
@@ -117,13 +113,13 @@ def openai_router(ctx: ServerContext) -> APIRouter:
         ctx.check_model(model_id)
         return model_card()
 
-    async def respond(request: Request, chat, stream: bool, render_done, render_sse):
-        """Queue the generation; answer with one JSON body, or stream it as SSE."""
+    async def respond(request: Request, chat, stream: bool, render_done, renderer: Callable[[], Renderer]):
+        """Queue the generation; answer with one JSON body, or stream the renderer's events as SSE."""
         job = ctx.submit_chat(chat)
         if not stream:
             return JSONResponse(render_done(await _collect(request, job, ctx.scheduler)))
         events = await _open_stream(request, job, ctx.scheduler)
-        return JobStreamingResponse(render_sse(events), job, ctx.scheduler)
+        return JobStreamingResponse(stream_sse(events, renderer()), job, ctx.scheduler)
 
     @router.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request):
@@ -133,7 +129,7 @@ def openai_router(ctx: ServerContext) -> APIRouter:
         cid = fmt.new_id("chatcmpl")
         return await respond(request, chat, body.stream,
                              lambda done: fmt.chat_completion(cid, ctx.model_name, done, tools_on),
-                             lambda events: _chat_sse(events, cid, ctx.model_name, tools_on, body.include_usage()))
+                             lambda: ChatRenderer(cid, ctx.model_name, tools_on, body.include_usage()))
 
     @router.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
@@ -144,64 +140,6 @@ def openai_router(ctx: ServerContext) -> APIRouter:
         cid = fmt.new_id("cmpl")
         return await respond(request, chat, body.stream,
                              lambda done: fmt.text_completion(cid, ctx.model_name, done, prefix),
-                             lambda events: _text_sse(events, cid, ctx.model_name, prefix, body.include_usage()))
+                             lambda: TextRenderer(cid, ctx.model_name, prefix, body.include_usage()))
 
     return router
-
-
-async def _chat_sse(events: AsyncIterator, cid: str, model: str, tools_on: bool,
-                    include_usage: bool) -> AsyncIterator[bytes]:
-    created = int(time.time())
-    yield fmt.sse(fmt.chat_chunk(cid, model, created, {"role": "assistant", "content": ""}))
-    hold = fmt.ToolCallHoldback(tools_on)
-    done = None
-    try:
-        async for ev in events:
-            if isinstance(ev, TextDelta):
-                text = hold.feed(ev.text)
-                if text:
-                    yield fmt.sse(fmt.chat_chunk(cid, model, created, {"content": text}))
-            elif isinstance(ev, Done):
-                done = ev
-    except JobFailed as e:
-        yield _failure_event(e)
-        return
-    if done is None:
-        yield fmt.sse(ApiError(500, "the backend ended without a result", code="backend_error").body())
-        yield fmt.sse("[DONE]")
-        return
-    rest, calls, errors = hold.finish()
-    if rest:
-        yield fmt.sse(fmt.chat_chunk(cid, model, created, {"content": rest}))
-    for i, call in enumerate(calls):
-        yield fmt.sse(fmt.chat_chunk(cid, model, created, {"tool_calls": [{"index": i, **call}]}))
-    yield fmt.sse(fmt.chat_chunk(cid, model, created, {}, fmt.finish_reason(done, bool(calls)),
-                                 sparkcode=fmt.sparkcode_ext(done, errors)))
-    if include_usage:
-        yield fmt.sse(fmt.chat_chunk(cid, model, created, None, usage=fmt.usage(done)))
-    yield fmt.sse("[DONE]")
-
-
-async def _text_sse(events: AsyncIterator, cid: str, model: str, prefix: str,
-                    include_usage: bool) -> AsyncIterator[bytes]:
-    created = int(time.time())
-    if prefix:
-        yield fmt.sse(fmt.text_chunk(cid, model, created, prefix))
-    done = None
-    try:
-        async for ev in events:
-            if isinstance(ev, TextDelta) and ev.text:
-                yield fmt.sse(fmt.text_chunk(cid, model, created, ev.text))
-            elif isinstance(ev, Done):
-                done = ev
-    except JobFailed as e:
-        yield _failure_event(e)
-        return
-    if done is None:
-        yield fmt.sse(ApiError(500, "the backend ended without a result", code="backend_error").body())
-    else:
-        yield fmt.sse(fmt.text_chunk(cid, model, created, "", fmt.finish_reason(done),
-                                     sparkcode=fmt.sparkcode_ext(done)))
-        if include_usage:
-            yield fmt.sse(fmt.text_chunk(cid, model, created, None, usage=fmt.usage(done)))
-    yield fmt.sse("[DONE]")

@@ -134,6 +134,8 @@ def text_chunk(cid: str, model: str, created: int, text: str | None, finish: str
     return {"id": cid, "object": "text_completion", "created": created, "model": model, "choices": choices, **extra}
 
 
-def sse(obj: dict | str) -> bytes:
+def sse(obj: dict | str, event: str | None = None) -> bytes:
+    """One Server-Sent Event: an optional ``event:`` line, then the ``data:`` line."""
     data = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {data}\n\n".encode()
