@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..backends.base import Backend, ChatRequest
 from .errors import ApiError
 from .metrics import Metrics
+from .responses import ResponseStore
 from .scheduler import Job, QueueFull, Scheduler
 
 DEFAULT_MODEL_ALIASES = ("default",)
@@ -22,6 +23,7 @@ class ServerContext:
     max_body_bytes: int
     request_timeout_s: float
     session_factory: Callable[..., Any] | None = None
+    responses: ResponseStore = field(default_factory=ResponseStore)  # for previous_response_id
 
     @property
     def model_name(self) -> str:

@@ -57,6 +57,8 @@ def from_engine_error(e: SparkcodeError) -> ApiError:
     msg = str(e) or type(e).__name__
     first = msg.split(" ", 1)[0]
     param = first if first in ("temperature", "top_p", "top_k", "seed", "max_tokens", "messages", "stop") else None
+    if "the context holds" in msg:  # the engine's prompt-overflow message: OpenAI's code for it
+        return ApiError(400, msg, code="context_length_exceeded")
     return ApiError(400, msg, param=param)
 
 

@@ -1,6 +1,8 @@
-"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions.
+"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions and
+/v1/responses (HTTP, and WebSocket mode on the same path).
 
-Each request becomes one scheduler job. Non-streaming requests wait for the `Done`; streaming
+Each request becomes one `ChatRequest` and one scheduler job; a renderer per wire format
+(`render.py`, `responses.py`) turns the job's events into that format's chunks or events. Non-streaming requests wait for the `Done`; streaming
 requests wait for the first event before sending headers (so a failure before the first token
 still gets a proper status code), then stream Server-Sent Events ending in ``data: [DONE]``.
 A client that goes away cancels its job: the backend stops at the next token.
@@ -10,16 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import AsyncIterator, Callable
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..engine.stats import Done
 from . import openai_format as fmt
 from .context import ServerContext
-from .errors import ApiError, from_backend_failure
-from .render import ChatRenderer, Renderer, TextRenderer, stream_sse
+from .errors import ApiError, from_backend_failure, validation_to_api_error
+from .render import ChatRenderer, Renderer, TextRenderer, render_events, stream_sse
+from .responses import ResponsesRenderer, ResponsesRequest, new_id, render_whole, response_skeleton
 from .scheduler import Job, JobFailed, Scheduler
 from .schemas import ChatCompletionRequest, CompletionRequest
 
@@ -106,7 +113,10 @@ def openai_router(ctx: ServerContext) -> APIRouter:
 
     @router.get("/v1/models")
     async def list_models():
-        return {"object": "list", "data": [model_card()]}
+        # `models` is what Codex reads from a provider's /models; an empty list makes it keep its
+        # own defaults (a partial entry would fail its strict decoding, a full one would replace
+        # its base instructions).
+        return {"object": "list", "data": [model_card()], "models": []}
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(model_id: str):
@@ -142,4 +152,84 @@ def openai_router(ctx: ServerContext) -> APIRouter:
                              lambda done: fmt.text_completion(cid, ctx.model_name, done, prefix),
                              lambda: TextRenderer(cid, ctx.model_name, prefix, body.include_usage()))
 
+    def prepare_response(body: ResponsesRequest) -> tuple:
+        """The backend request and the renderer for one Responses request (stores it when done)."""
+        ctx.check_model(body.model)
+        history = ctx.responses.history(body.previous_response_id)
+        chat, items, warnings = body.to_chat_request(ctx.max_tokens_cap, history)
+        rid = new_id("resp")
+
+        def store(response: dict) -> None:
+            ctx.responses.put(rid, history + items + response["output"])
+
+        skeleton = response_skeleton(body, rid, ctx.model_name, warnings)
+        return chat, ResponsesRenderer(skeleton, chat.tools is not None, store)
+
+    @router.post("/v1/responses")
+    async def responses(body: ResponsesRequest, request: Request):
+        chat, renderer = prepare_response(body)
+        return await respond(request, chat, body.stream, lambda done: render_whole(renderer, done),
+                             lambda: renderer)
+
+    @router.websocket("/v1/responses")
+    async def responses_ws(ws: WebSocket):
+        """WebSocket mode: each `response.create` message streams its events back as text frames."""
+        await ws.accept()
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                frame = await ws.receive()
+                if frame["type"] == "websocket.disconnect":
+                    return
+                text = frame.get("text")
+                if text is None and frame.get("bytes") is not None:
+                    text = frame["bytes"].decode("utf-8", "replace")
+                try:
+                    await _ws_response(ws, text or "")
+                except ApiError as e:
+                    await ws.send_text(json.dumps(_ws_error(e)))
+
+    async def _ws_response(ws: WebSocket, text: str) -> None:
+        if len(text.encode()) > ctx.max_body_bytes:
+            raise ApiError(413, f"message exceeds {ctx.max_body_bytes} bytes", code="too_large")
+        try:
+            msg = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ApiError(400, f"invalid JSON: {e.msg}", code="invalid_json") from None
+        kind = msg.get("type") if isinstance(msg, dict) else None
+        if kind == "response.processed":  # Codex acknowledges each response; nothing to do
+            return
+        if kind != "response.create":
+            raise ApiError(400, f"unsupported event type {kind!r}; send {{\"type\": \"response.create\", ...}}",
+                           param="type", code="invalid_event")
+        try:
+            body = ResponsesRequest.model_validate(msg)
+        except ValidationError as e:
+            raise validation_to_api_error(RequestValidationError(e.errors())) from None
+        chat, renderer = prepare_response(body)
+        job = ctx.submit_chat(chat)
+        try:
+            events = job.stream()
+            try:
+                first = await anext(events)
+            except StopAsyncIteration:
+                first = None
+            except JobFailed as e:
+                raise from_backend_failure(e.error) from None
+
+            async def chained():
+                if first is not None:
+                    yield first
+                    async for ev in events:
+                        yield ev
+
+            async for obj in render_events(chained(), renderer):
+                await ws.send_text(json.dumps(obj, ensure_ascii=False))
+        finally:
+            ctx.scheduler.cancel(job)
+
     return router
+
+
+def _ws_error(e: ApiError) -> dict:
+    """A Responses WebSocket error event (`ResponseWsError`): the socket stays open."""
+    return {"type": "error", "status": e.status, **e.body()}
