@@ -41,6 +41,10 @@ def script(req):
         return f"You said: {first['content']}"
     if content.startswith("long"):
         return " ".join(f"w{i}" for i in range(100))
+    if req.tools and content.startswith("bare"):  # a call without the <tool_call> tags, as small models write
+        return '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    if content.startswith("json"):
+        return '{"name": "not_a_tool", "arguments": {}}'
     if req.tools and content.startswith("check"):
         return "Let me check. " + WEATHER_CALL
     if req.tools and "weather" in content:
@@ -168,6 +172,30 @@ def test_tool_call_streamed_after_text(client):
     assert msg.type == "message" and call.type == "function_call" and call.name == "get_weather"
     done = next(e for e in events if e.type == "response.function_call_arguments.done")
     assert json.loads(done.arguments) == {"city": "Paris"} and done.item_id == call.id
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_call_without_tags(client, stream):
+    """A reply that is only `{"name": <declared tool>, "arguments": {...}}` is a call; other JSON stays text."""
+    if stream:
+        with client.responses.stream(model="default", input="bare weather in Paris", tools=[WEATHER_TOOL]) as s:
+            assert not [e for e in s if e.type == "response.output_text.delta"]
+            r = s.get_final_response()
+    else:
+        r = client.responses.create(input="bare weather in Paris", tools=[WEATHER_TOOL])
+    (call,) = r.output
+    assert call.type == "function_call" and json.loads(call.arguments) == {"city": "Paris"}
+    r = client.responses.create(input="json please", tools=[WEATHER_TOOL], stream=False)
+    assert r.output_text == '{"name": "not_a_tool", "arguments": {}}'
+    c = client.chat.completions.create(model="default", messages=[{"role": "user", "content": "bare weather"}],
+                                       tools=[{"type": "function", "function": {"name": "get_weather"}}], stream=stream)
+    if stream:
+        chunks = list(c)
+        calls = [tc for ch in chunks if ch.choices for tc in ch.choices[0].delta.tool_calls or []]
+        assert not "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    else:
+        calls = c.choices[0].message.tool_calls
+    assert [tc.function.name for tc in calls] == ["get_weather"]
 
 
 def test_previous_response_id_continues_the_conversation(client, fake):
@@ -311,3 +339,43 @@ def test_ws_raw_frames_and_bad_messages(base_url):
             assert "sequence_number" in ev
             kinds.append(ev["type"])
         assert kinds[0] == "response.created"
+
+
+# -- the real 0.5B model --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model_client(qwen05):
+    from sparkcode.backends.local import LocalBackend
+
+    qwen05.reset()
+    with running(create_app(LocalBackend(qwen05), max_tokens_cap=128)) as url:
+        yield openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def test_model_previous_response_id_reuses_the_prefix_cache(model_client):
+    r1 = model_client.responses.create(model="qwen2.5-coder-0.5b", instructions="You are a terse assistant.",
+                                       input="My favourite number is 417. Reply with OK.", max_output_tokens=16)
+    assert r1.status in ("completed", "incomplete") and r1.output_text.strip()
+    with model_client.responses.stream(model="qwen2.5-coder-0.5b", previous_response_id=r1.id,
+                                       input="What is my favourite number? Answer with the number only.",
+                                       max_output_tokens=16) as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        r2 = stream.get_final_response()
+    assert "".join(deltas) == r2.output_text and "417" in r2.output_text
+    assert r2.usage.input_tokens > r1.usage.input_tokens
+    assert r2.usage.input_tokens_details.cached_tokens > 0  # the first turn's prompt was still in the KV cache
+
+
+def test_model_tool_call_smoke(model_client):
+    tool = {**WEATHER_TOOL, "description": "Get the current weather for a city. Always use it for weather questions."}
+    r = model_client.responses.create(model="qwen2.5-coder-0.5b", input="What is the weather in Paris right now?",
+                                      tools=[tool], max_output_tokens=64)
+    calls = [o for o in r.output if o.type == "function_call"]
+    if not calls:  # the 0.5B does not always call; the protocol is covered by the scripted tests above
+        pytest.skip(f"the 0.5B answered without a tool call: {r.output_text!r}")
+    (call,) = calls
+    assert call.name == "get_weather" and "city" in json.loads(call.arguments)
+    r2 = model_client.responses.create(model="qwen2.5-coder-0.5b", previous_response_id=r.id, tools=[tool],
+                                       input=[{"type": "function_call_output", "call_id": call.call_id,
+                                               "output": "sunny, 24 C"}], max_output_tokens=48)
+    assert r2.status in ("completed", "incomplete") and r2.output, r2.output

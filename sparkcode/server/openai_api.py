@@ -135,11 +135,11 @@ def openai_router(ctx: ServerContext) -> APIRouter:
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         ctx.check_model(body.model)
         chat = body.to_chat_request(ctx.max_tokens_cap)
-        tools_on = chat.tools is not None
+        tools_on, names = chat.tools is not None, fmt.tool_names(chat.tools)
         cid = fmt.new_id("chatcmpl")
         return await respond(request, chat, body.stream,
-                             lambda done: fmt.chat_completion(cid, ctx.model_name, done, tools_on),
-                             lambda: ChatRenderer(cid, ctx.model_name, tools_on, body.include_usage()))
+                             lambda done: fmt.chat_completion(cid, ctx.model_name, done, tools_on, names),
+                             lambda: ChatRenderer(cid, ctx.model_name, chat.tools, body.include_usage()))
 
     @router.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
@@ -163,7 +163,7 @@ def openai_router(ctx: ServerContext) -> APIRouter:
             ctx.responses.put(rid, history + items + response["output"])
 
         skeleton = response_skeleton(body, rid, ctx.model_name, warnings)
-        return chat, ResponsesRenderer(skeleton, chat.tools is not None, store)
+        return chat, ResponsesRenderer(skeleton, chat.tools, store)
 
     @router.post("/v1/responses")
     async def responses(body: ResponsesRequest, request: Request):

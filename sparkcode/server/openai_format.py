@@ -50,8 +50,40 @@ def openai_tool_calls(calls: list[ToolCall]) -> list[dict]:
     return out
 
 
-def split_tool_calls(text: str, enabled: bool) -> tuple[str | None, list[dict], list[str]]:
+def tool_names(tools: list[dict] | None) -> frozenset[str]:
+    return frozenset((t.get("function") or {}).get("name") for t in tools or ()) - {None}
+
+
+def bare_tool_calls(text: str, names: frozenset[str]) -> list[ToolCall]:
+    """Calls written without the ``<tool_call>`` tags: a reply that is nothing but one or more JSON
+    objects ``{"name": <a declared tool>, "arguments": {...}}`` (small models often answer so)."""
+    decoder, calls, i = json.JSONDecoder(), [], 0
+    text = text.strip()
+    while i < len(text):
+        try:
+            obj, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            return []
+        args = obj.get("arguments", obj.get("parameters")) if isinstance(obj, dict) else None
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                return []
+        if not isinstance(args, dict) or obj.get("name") not in names:
+            return []
+        calls.append(ToolCall(obj["name"], args))
+        while i < len(text) and text[i].isspace():
+            i += 1
+    return calls
+
+
+def split_tool_calls(text: str, enabled: bool, names: frozenset[str] = frozenset()
+                     ) -> tuple[str | None, list[dict], list[str]]:
     """(content, OpenAI tool_calls, errors). Without valid calls the whole text is content."""
+    if enabled and names and TOOL_TAG not in text and text.lstrip().startswith("{"):
+        calls = bare_tool_calls(text, names)
+        return (None, openai_tool_calls(calls), []) if calls else (text, [], [])
     if not enabled or TOOL_TAG not in text:
         return text, [], []
     content, calls, errors = parse_tool_calls(text)
@@ -64,11 +96,14 @@ class ToolCallHoldback:
     """Streams text as it comes but holds everything from the first ``<tool_call>`` on.
 
     `feed` returns what may be sent now (a trailing partial tag such as ``"<tool"`` is held until
-    it is resolved); `finish` parses the held tail into tool calls, or releases it as text.
+    it is resolved); `finish` parses the held tail into tool calls, or releases it as text. With
+    the declared tool `names`, a reply that opens with ``{`` is held whole too: it may be a call
+    written without the tags (see `bare_tool_calls`).
     """
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, names: frozenset[str] = frozenset()):
         self.enabled = enabled
+        self.names = names if enabled else frozenset()
         self.text = ""
         self.sent = 0
         self.held = False
@@ -77,6 +112,13 @@ class ToolCallHoldback:
         self.text += delta
         if self.held:
             return ""
+        if self.names and self.sent == 0:
+            head = self.text.lstrip()
+            if not head:
+                return ""  # nothing visible yet: wait for the first character
+            if head.startswith("{"):
+                self.held = True
+                return ""
         end = len(self.text)
         if self.enabled:
             i = self.text.find(TOOL_TAG, self.sent)
@@ -89,9 +131,9 @@ class ToolCallHoldback:
 
     def finish(self) -> tuple[str, list[dict], list[str]]:
         """(text still to send, tool calls, tool-call errors)."""
-        tail = self.text[self.sent:]
+        whole, tail = self.sent == 0, self.text[self.sent:]
         self.sent = len(self.text)
-        content, calls, errors = split_tool_calls(tail, self.enabled)
+        content, calls, errors = split_tool_calls(tail, self.enabled, self.names if whole else frozenset())
         if not calls:
             return tail, [], errors
         return (content or ""), calls, errors
@@ -104,8 +146,9 @@ def _partial_tag_len(text: str) -> int:
     return 0
 
 
-def chat_completion(cid: str, model: str, done: Done, tools_enabled: bool) -> dict:
-    content, calls, errors = split_tool_calls(done.text, tools_enabled)
+def chat_completion(cid: str, model: str, done: Done, tools_enabled: bool,
+                    names: frozenset[str] = frozenset()) -> dict:
+    content, calls, errors = split_tool_calls(done.text, tools_enabled, names)
     message: dict = {"role": "assistant", "content": content}
     if calls:
         message["tool_calls"] = calls

@@ -244,10 +244,10 @@ class ResponsesRenderer:
     named_events = True
     done_marker = None
 
-    def __init__(self, skeleton: dict, tools_on: bool, on_finish: Callable[[dict], None] | None = None):
+    def __init__(self, skeleton: dict, tools: list[dict] | None, on_finish: Callable[[dict], None] | None = None):
         self.skeleton = skeleton
         self.on_finish = on_finish
-        self.hold = fmt.ToolCallHoldback(tools_on)
+        self.hold = fmt.ToolCallHoldback(tools is not None, fmt.tool_names(tools))
         self.seq = 0
         self.output: list[dict] = []
         self.msg: dict | None = None
