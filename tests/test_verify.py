@@ -114,21 +114,34 @@ def test_without_chromium_a_page_is_unverified_and_the_run_says_how_to_get_it(tm
     assert any("chromium" in m.lower() for m in out.missing)
 
 
-def test_public_methods_that_existed_must_survive_a_rewrite(tmp_path):
-    stack = "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n" \
-            "        self.items.append(x)\n\n    def peek(self):\n        return self.items[-1]\n\n" \
-            "    def size(self):\n        return len(self.items)\n"
+STACK = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n"
+         "        self.items.append(x)\n\n    def peek(self):\n        return self.items[-1]\n\n"
+         "    def size(self):\n        return len(self.items)\n")
+POP_TESTS = py("t.py", "from stack import Stack\n\n\ndef test_pop():\n    s = Stack()\n    s.push(1)\n"
+                       "    assert s.pop() == 1\n")
+
+
+def test_a_rewrite_that_leaves_out_methods_keeps_them(tmp_path):
     dropped = py("stack.py", "class Stack:\n    def __init__(self):\n        self.items = []\n\n"
                              "    def push(self, x):\n        self.items.append(x)\n\n"
                              "    def pop(self):\n        return self.items.pop()\n")
-    tests = py("t.py", "from stack import Stack\n\n\ndef test_pop():\n    s = Stack()\n    s.push(1)\n"
-                       "    assert s.pop() == 1\n")
-    kept = py("stack.py", stack + "\n    def pop(self):\n        return self.items.pop()\n")
-    a, backend = make(tmp_path, [dropped, kept, tests], files={"stack.py": stack})
+    a, backend = make(tmp_path, [dropped, POP_TESTS], files={"stack.py": STACK})
+    out = a.run("Add a pop() method to Stack in stack.py that removes and returns the top item.")
+    assert out.status == "done", out.summary
+    text = (a.ws.root / "stack.py").read_text()
+    assert all(f"def {m}(self" in text for m in ("push", "peek", "size", "pop"))
+
+
+def test_public_methods_that_existed_must_survive_an_edit(tmp_path):
+    # an edit that replaces a method (not a whole-file rewrite: nothing is merged) is caught by the guard
+    swap = "stack.py\n<<<<<<< SEARCH\n    def peek(self):\n        return self.items[-1]\n=======\n" \
+           "    def pop(self):\n        return self.items.pop()\n>>>>>>> REPLACE"
+    kept = py("stack.py", STACK + "\n    def pop(self):\n        return self.items.pop()\n")
+    a, backend = make(tmp_path, [swap, kept, POP_TESTS], files={"stack.py": STACK})
     out = a.run("Add a pop() method to Stack in stack.py that removes and returns the top item.")
     assert out.status == "done", out.summary
     feedback = backend.requests[1].messages[-1]["content"]
-    assert "Stack.peek" in feedback and "Stack.size" in feedback and "are gone" in feedback
+    assert "Stack.peek" in feedback and "are gone" in feedback
 
 
 def test_a_rename_is_checked_everywhere_with_the_search(tmp_path):
@@ -240,15 +253,14 @@ def test_tests_that_import_a_name_the_task_states_are_not_rewritten_when_the_cod
     assert len(writer_calls) == 1
 
 
-def test_a_function_written_earlier_in_the_run_must_not_vanish_in_a_partial_rewrite(tmp_path):
+def test_a_function_written_earlier_in_the_run_survives_a_partial_rewrite(tmp_path):
     both = py("rle.py", "def encode(s):\n    return s\n\n\ndef decode(s):\n    return s[1:]\n")
     only_decode = py("rle.py", "def decode(s):\n    return s\n")
-    both_fixed = py("rle.py", "def encode(s):\n    return s\n\n\ndef decode(s):\n    return s\n")
     tests = py("t.py", "from rle import encode, decode\n\n\ndef test_roundtrip():\n    assert decode(encode('ab')) == 'ab'\n")
-    a, backend = make(tmp_path, [both, tests, only_decode, both_fixed])
+    a, backend = make(tmp_path, [both, tests, only_decode])
     out = a.run("Write rle.py with encode(text) and decode(text); decode(encode(s)) == s.")
     assert out.status == "done", out.summary
-    assert "encode (rle.py)" in backend.requests[3].messages[-1]["content"]
+    assert "def encode(s)" in (a.ws.root / "rle.py").read_text()  # the partial rewrite kept it
 
 
 def test_a_name_the_task_asks_to_remove_may_go(tmp_path):

@@ -35,6 +35,7 @@ from .acceptance import AcceptanceTests
 from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
+from .names import removal_asked
 from .session import Session
 from .results import Outcome, Reporter, SilentReporter, Turn, TurnStats
 from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
@@ -94,7 +95,7 @@ class Agent:
                     {"role": "user", "content": prompts.first_message(task, self.ws.tree_summary())}]
         for m in messages:
             session.log("message", **m)
-        return self._loop(messages, _Run(session, task, self._verifiers(task, session)))
+        return self._loop(messages, self._start(session, task))
 
     def resume(self, session: Session, message: str) -> Outcome:
         messages = session.messages()
@@ -103,7 +104,12 @@ class Agent:
         messages.append({"role": "user", "content": message})
         session.log("message", role="user", content=message)
         task = f"{session.task() or ''}\n{message}".strip()
-        return self._loop(messages, _Run(session, task, self._verifiers(task, session)))
+        return self._loop(messages, self._start(session, task))
+
+    def _start(self, session: Session, task: str) -> _Run:
+        # a whole-file rewrite keeps what it left out unless this task asks for it to go
+        self.toolbox.may_drop = lambda name: removal_asked(task, name)
+        return _Run(session, task, self._verifiers(task, session))
 
     def _verifiers(self, task: str, session: Session) -> list[Verifier]:
         if self.verifiers is not None:

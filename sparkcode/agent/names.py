@@ -2,12 +2,15 @@
 
 One reading serves two verifiers: the API guard (public functions, classes and methods that
 existed before a change must still exist unless the task names them) and the acceptance-test
-writer, which sees these names and signatures — never the code's bodies.
+writer, which sees these names and signatures — never the code's bodies. It also reads the task
+statement for the names it allows to go ("rename X to Y", "remove X"): one judge for the guard
+and for the merge of whole-file rewrites (merge.py).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from .workspace import Workspace
@@ -81,3 +84,32 @@ def _public(name: str) -> bool:
 def _def(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     prefix = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
     return f"{prefix} {node.name}({ast.unparse(node.args)})"
+
+
+# ---- what the task statement allows to go ---------------------------------------------------------
+
+_RENAME = re.compile(r"\brename\s+(?:the\s+)?(?:(?:function|method|class|variable|constant|field|attribute|"
+                     r"parameter|argument|module)\s+)?[`'\"]?([A-Za-z_]\w*)[`'\"]?(?:\(\))?\s+"
+                     r"(?:everywhere\s+)?to\s+[`'\"]?([A-Za-z_]\w*)", re.I)
+
+
+def renames_in(task: str) -> list[tuple[str, str]]:
+    """(old, new) for each "rename X to Y" in a task statement."""
+    return [(m[1], m[2]) for m in _RENAME.finditer(task)
+            if m[1] != m[2] and (_quoted(m) or (_code_like(m[1]) and _code_like(m[2])))]
+
+
+def _quoted(m: re.Match) -> bool:
+    return any(q in m[0] for q in "`'\"") or "()" in m[0]
+
+
+def _code_like(name: str) -> bool:
+    """snake_case, camelCase or with digits: an identifier, not an English word."""
+    return "_" in name or bool(re.search(r"[a-z][A-Z]|\d", name))
+
+
+def removal_asked(task: str, name: str) -> bool:
+    """The task asks to rename or remove this name (one judge for the API guard and the merge of
+    whole-file rewrites)."""
+    return any(old == name for old, _ in renames_in(task)) or bool(re.search(
+        rf"\b(?:remove|delete|drop|get rid of)\b[^.\n]{{0,40}}\b{re.escape(name)}\b", task, re.I))

@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from .merge import restore_dropped
 from .edits import EditBlock, EditMatchError, apply_edit_verbose, parse_edit_blocks, unified_diff
 from .shell import run_command
 from .workspace import ToolError, Workspace
@@ -130,10 +132,14 @@ def _as_int(key: str, value: object) -> int:
 
 
 class Toolbox:
-    def __init__(self, workspace: Workspace, command_timeout: float = 30, max_output: int = MAX_OUTPUT):
+    def __init__(self, workspace: Workspace, command_timeout: float = 30, max_output: int = MAX_OUTPUT,
+                 may_drop: Callable[[str], bool] | None = None):
         self.workspace = workspace
         self.command_timeout = command_timeout
         self.max_output = max_output
+        # set (per task): a whole-file rewrite of a .py file keeps the public definitions it left
+        # out unless may_drop(name) — see merge.py; None: files are written as given
+        self.may_drop = may_drop
 
     def specs(self) -> list[dict]:
         """The tool specs this workspace's mode allows (read-only drops write and run)."""
@@ -178,12 +184,17 @@ class Toolbox:
         real = self.workspace.resolve(path, for_write=True)
         rel = self.workspace.relpath(real)
         old = _read_for_edit(real, rel) if real.is_file() else None
+        kept: list[str] = []
+        if old is not None and self.may_drop is not None and rel.endswith(".py"):
+            content, kept = restore_dropped(old, content, self.may_drop)
+        note = (f"; kept {', '.join(kept)} from the old file (your version left {'it' if len(kept) == 1 else 'them'} "
+                "out; remove a function only when the task asks)") if kept else ""
         if old == content:
-            return ToolResult(True, f"{rel} already has this content; nothing written")
+            return ToolResult(True, f"{rel} already has this content; nothing written{note}")
         self.workspace.write_text(path, content)
         diff = unified_diff(old or "", content, rel)
         verb = "created" if old is None else "wrote"
-        return ToolResult(True, f"{verb} {rel} ({_count_lines(content)} lines, {_stat(diff)})", [rel], diff)
+        return ToolResult(True, f"{verb} {rel} ({_count_lines(content)} lines, {_stat(diff)}){note}", [rel], diff)
 
     def _t_edit_file(self, path: str | None = None, search: str | None = None, replace: str | None = None,
                      edits: str | None = None) -> ToolResult:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .checks import CheckResult, check_files
-from .names import python_names
+from .names import python_names, removal_asked, renames_in  # noqa: F401 (renames_in: re-exported)
 from .workspace import ToolError, Workspace
 
 
@@ -97,7 +97,6 @@ class ApiGuard:
         self.written: dict[str, str] = {}  # names the run wrote, by qualname -> path
         self.counts: dict[str, int] = {}  # public names per file at the last verification
         self.task = task
-        self.renamed = {old for old, _ in renames_in(task)}
 
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
         if not ctx.changed_any:
@@ -108,9 +107,9 @@ class ApiGuard:
         for n in names:
             counts[n.path] = counts.get(n.path, 0) + 1
         shrunk = {p for p, c in self.counts.items() if counts.get(p, 0) < c}
-        gone = [q for q, p in self.before.items() if q not in now and not self._may_go(q.rsplit(".", 1)[-1])]
+        gone = [q for q, p in self.before.items() if q not in now and not removal_asked(self.task, q.rsplit(".", 1)[-1])]
         gone += [q for q, p in self.written.items() if q not in now and p in shrunk and q not in self.before
-                 and not self._may_go(q.rsplit(".", 1)[-1])]
+                 and not removal_asked(self.task, q.rsplit(".", 1)[-1])]
         where = ", ".join(f"{q} ({self.before.get(q) or self.written[q]})" for q in gone[:8])
         self.written = {n.qualname: n.path for n in names if n.qualname not in self.before} | {
             q: self.written[q] for q in gone if q in self.written}
@@ -123,31 +122,6 @@ class ApiGuard:
         if not self.before and not self.written:
             return []
         return [CheckResult("public names", True, "every public name written so far is there")]
-
-    def _may_go(self, name: str) -> bool:
-        """The task asks to rename or remove this name."""
-        return name in self.renamed or bool(re.search(
-            rf"\b(?:remove|delete|drop|get rid of)\b[^.\n]{{0,40}}\b{re.escape(name)}\b", self.task, re.I))
-
-
-_RENAME = re.compile(r"\brename\s+(?:the\s+)?(?:(?:function|method|class|variable|constant|field|attribute|"
-                     r"parameter|argument|module)\s+)?[`'\"]?([A-Za-z_]\w*)[`'\"]?(?:\(\))?\s+"
-                     r"(?:everywhere\s+)?to\s+[`'\"]?([A-Za-z_]\w*)", re.I)
-
-
-def renames_in(task: str) -> list[tuple[str, str]]:
-    """(old, new) for each "rename X to Y" in a task statement."""
-    return [(m[1], m[2]) for m in _RENAME.finditer(task)
-            if m[1] != m[2] and (_quoted(m) or (_code_like(m[1]) and _code_like(m[2])))]
-
-
-def _quoted(m: re.Match) -> bool:
-    return any(q in m[0] for q in "`'\"") or "()" in m[0]
-
-
-def _code_like(name: str) -> bool:
-    """snake_case, camelCase or with digits: an identifier, not an English word."""
-    return "_" in name or bool(re.search(r"[a-z][A-Z]|\d", name))
 
 
 class RenameGone:
