@@ -340,3 +340,17 @@ def test_tests_that_bring_their_own_copy_of_the_code_are_not_used(tmp_path):
     assert out.status == "done", out.summary
     assert "define mean themselves" in backend.requests[2].messages[-1]["content"]  # the writer's retry
     assert "def mean" not in (a.ws.root / TEST_PATH).read_text()
+
+
+def test_a_test_that_demands_a_made_up_error_message_only_asks_for_a_message(tmp_path):
+    cli = py("conv.py", "import sys\n\nif __name__ == '__main__':\n    try:\n        print(float(sys.argv[1]))\n"
+                        "    except ValueError:\n        sys.exit('conv.py: not a number: ' + sys.argv[1])\n")
+    tests = py("t.py", "def test_bad_value():\n    r = subprocess.run([sys.executable, 'conv.py', 'x'], capture_output=True, "
+                       "text=True)\n    assert r.returncode != 0\n"
+                       "    assert r.stderr.strip() == 'Invalid input. Please provide a number.'\n")
+    a, backend = make(tmp_path, [cli, tests])
+    out = a.run("Write conv.py that prints its argument as a float; a value that is not a number prints an error "
+                "and exits with a non-zero status.")
+    assert out.status == "done", out.summary
+    text = (a.ws.root / TEST_PATH).read_text()
+    assert "Invalid input" not in text and "assert r.stderr.strip()" in text and "r.returncode != 0" in text

@@ -17,7 +17,8 @@ blocks the model, and the run cannot end "done" — it ends "unverified", naming
 tests (the code or the tests may be wrong). A model that keeps rewriting the same wrong code
 does not make a test disputed (measured: with two failures of any kind, correct tests were
 disputed and runs ended early on buggy code).
-Tests are never silently dropped. A test file that does not parse or load is written again once. The tests get the usual imports (os, sys, subprocess, pytest…) put on top,
+Tests are never silently dropped; a demand for wording the task never gave (an error message
+the model made up) is relaxed to "a message is there" (wording.py), with a note. A test file that does not parse or load is written again once. The tests get the usual imports (os, sys, subprocess, pytest…) put on top,
 since small models forget them.
 """
 
@@ -40,6 +41,7 @@ from .examples import stated_examples
 from .names import outline, python_names
 from .shell import run_command
 from .verify import VerifyContext
+from .wording import relax_made_up_wording
 from .workspace import Workspace
 
 TEST_DIR = ".sparkcode/acceptance"
@@ -120,13 +122,18 @@ class AcceptanceTests:
                 error = tests_the_workspace(source, ctx.ws)
                 source = None if error else source
             if source:
-                self._save(ctx.ws, source)
+                self._save(ctx.ws, source, task=ctx.task)
                 return
             messages += [{"role": "assistant", "content": reply},
                          {"role": "user", "content": prompts.acceptance_retry(error)}]
         self.gave_up = f"the model's tests could not be used ({error})"
 
-    def _save(self, ws: Workspace, source: str, rel: str = TEST_PATH) -> None:
+    def _save(self, ws: Workspace, source: str, rel: str = TEST_PATH, task: str = "") -> None:
+        if rel == TEST_PATH:
+            source, relaxed = relax_made_up_wording(source, task)
+            if relaxed:
+                self.note(f"acceptance tests: {len(relaxed)} demand(s) of wording the task does not state relaxed "
+                          f"to 'a message is there' ({relaxed[0]!r}…)")
         if not source.startswith(HEADER):
             source = HEADER + source
         if rel == TEST_PATH:
@@ -184,7 +191,7 @@ class AcceptanceTests:
         new, _ = parse_tests(reply)
         if not new or new.strip() == self._body().strip():
             return False
-        self._save(ctx.ws, new)
+        self._save(ctx.ws, new, task=ctx.task)
         self.rewritten += [n for n in due if n not in self.rewritten]
         return True
 

@@ -1,0 +1,97 @@
+"""Tests may not demand wording the task never gave.
+
+Asked to test "print an error and exit with status 2", a small model writes
+``assert result.stderr.strip() == "Invalid input. Please provide a number."`` — a sentence it made
+up, which no correct program prints (measured: a converter that exited 2 with argparse's own
+message failed three such tests, the reviewer kept them, and the run gave up). Before the tests
+are used, each such demand is relaxed to what the task does say, that there is a message:
+
+- ``X == "made-up sentence"`` / ``"made-up sentence" == X`` / ``"made-up sentence" in X`` -> ``X``
+  (not empty), ``!=`` / ``not in`` -> ``True``;
+- ``pytest.raises(E, match="made-up sentence")`` -> ``pytest.raises(E)``.
+
+A string is *made up* when it reads as a sentence (three or more words of letters, capitalised,
+ending in punctuation or holding a word such as "the", "must", "invalid") and, compared
+without case, punctuation or spacing, is not part of the task statement. Values (numbers,
+single words, data the task quotes) are never touched.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+_SENTENCE = {"the", "is", "are", "be", "not", "must", "should", "cannot", "please", "to", "of", "an", "no",
+             "error", "invalid", "unknown", "missing"}
+
+
+def _prose(value: object) -> bool:
+    """Three or more words of letters that read as a sentence: capitalised, ending in punctuation
+    or holding a word sentences (and error messages) are made of — not data such as "a b c"."""
+    if not isinstance(value, str):
+        return False
+    words = [w.strip(".,:;!?'\"()") for w in value.split()]
+    if sum(bool(_WORD.fullmatch(w)) for w in words) < 3:
+        return False
+    text = value.strip()
+    return text[:1].isupper() or text[-1:] in ".!:" or any(w.lower() in _SENTENCE for w in words)
+
+
+def made_up(value: object, task: str) -> bool:
+    """A prose string the task statement does not contain."""
+    return _prose(value) and _norm(value) not in _norm(task)
+
+
+class _Relax(ast.NodeTransformer):
+    def __init__(self, task: str):
+        self.task = task
+        self.relaxed: list[str] = []
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        if len(node.ops) != 1:
+            return node
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        for lit, other in ((right, left), (left, right)):
+            if isinstance(lit, ast.Constant) and made_up(lit.value, self.task):
+                if isinstance(op, (ast.NotEq, ast.NotIn)):
+                    return self._note(lit.value, ast.Constant(True))
+                if isinstance(op, ast.Eq) or (isinstance(op, ast.In) and lit is left):
+                    return self._note(lit.value, other)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        keep = []
+        for kw in node.keywords:
+            if kw.arg == "match" and isinstance(kw.value, ast.Constant) and made_up(kw.value.value, self.task):
+                self._note(kw.value.value, None)
+                continue
+            keep.append(kw)
+        node.keywords = keep
+        return node
+
+    def _note(self, text: str, replacement):
+        self.relaxed.append(text)
+        return replacement
+
+
+def relax_made_up_wording(source: str, task: str) -> tuple[str, list[str]]:
+    """(the tests with made-up wording relaxed, the made-up strings); the source unchanged when
+    it does not parse or nothing was made up."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source, []
+    relax = _Relax(task)
+    tree = ast.fix_missing_locations(relax.visit(tree))
+    if not relax.relaxed:
+        return source, []
+    return ast.unparse(tree) + "\n", relax.relaxed
