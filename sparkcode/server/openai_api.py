@@ -85,10 +85,12 @@ async def _collect(request: Request, job: Job, scheduler: Scheduler) -> Done:
     return done
 
 
-async def _open_stream(request: Request, job: Job, scheduler: Scheduler) -> AsyncIterator:
-    """The job's events, after waiting (disconnect-aware) for the first one."""
+async def _open_stream(request: Request | None, job: Job, scheduler: Scheduler) -> AsyncIterator:
+    """The job's events, after waiting for the first one (so a failure before any token is still an
+    error answer, not a broken stream). With an HTTP `request`, a disconnect meanwhile cancels the job."""
     events = job.stream()
-    async with _cancel_on_disconnect(request, job, scheduler):
+    watch = _cancel_on_disconnect(request, job, scheduler) if request is not None else contextlib.nullcontext()
+    async with watch:
         try:
             first = await anext(events)
         except StopAsyncIteration:
@@ -208,21 +210,8 @@ def openai_router(ctx: ServerContext) -> APIRouter:
         chat, renderer = prepare_response(body)
         job = ctx.submit_chat(chat)
         try:
-            events = job.stream()
-            try:
-                first = await anext(events)
-            except StopAsyncIteration:
-                first = None
-            except JobFailed as e:
-                raise from_backend_failure(e.error) from None
-
-            async def chained():
-                if first is not None:
-                    yield first
-                    async for ev in events:
-                        yield ev
-
-            async for obj in render_events(chained(), renderer):
+            events = await _open_stream(None, job, ctx.scheduler)
+            async for obj in render_events(events, renderer):
                 await ws.send_text(json.dumps(obj, ensure_ascii=False))
         finally:
             ctx.scheduler.cancel(job)
