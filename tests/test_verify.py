@@ -354,3 +354,16 @@ def test_a_test_that_demands_a_made_up_error_message_only_asks_for_a_message(tmp
     assert out.status == "done", out.summary
     text = (a.ws.root / TEST_PATH).read_text()
     assert "Invalid input" not in text and "assert r.stderr.strip()" in text and "r.returncode != 0" in text
+
+
+def test_a_forgotten_import_of_a_moved_function_is_added(tmp_path):
+    files = {"signup.py": "def _check(e):\n    return '@' in e\n\n\ndef register(e):\n    if not _check(e):\n"
+                          "        raise ValueError(e)\n    return e\n"}
+    moved = (py("validators.py", "def is_valid_email(address):\n    return '@' in address\n") + "\n\n"
+             + py("signup.py", "def register(e):\n    if not is_valid_email(e):\n        raise ValueError(e)\n    return e\n"))
+    tests = py("t.py", "from signup import register\nfrom validators import is_valid_email\n\n\n"
+                       "def test_register():\n    assert register('a@b.c') == 'a@b.c'\n    assert not is_valid_email('x')\n")
+    a, backend = make(tmp_path, [moved, tests])
+    out = a.run("Move the email check of signup.py into validators.py as is_valid_email(address) and delete _check.")
+    assert out.status == "done", out.summary
+    assert "from validators import is_valid_email" in (a.ws.root / "signup.py").read_text()
