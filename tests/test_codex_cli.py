@@ -1,0 +1,88 @@
+"""Codex CLI end to end: `codex exec` talks to `sparkcode serve`'s Responses API with the 0.5B.
+
+Codex is installed with npm into the sparkcode cache (``$SPARKCODE_HOME/clients/codex``, outside
+the clone) on first use and reused afterwards; the test is skipped only when npm or its registry
+cannot be reached. Codex's own prompt is about 6k tokens, so on a CPU this takes minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from sparkcode import models
+from sparkcode.server import create_app
+try:  # `tests` is a package when run with the repo root on sys.path, a plain folder otherwise
+    from tests.test_server_support import running
+except ImportError:
+    from test_server_support import running
+
+pytestmark = pytest.mark.model
+
+MODEL = "qwen2.5-coder-0.5b"
+UNREACHABLE = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENETUNREACH", "network")
+
+
+def codex_binary() -> str:
+    """The cached codex, installed with npm when missing (skips if the npm registry is unreachable)."""
+    folder = models.home_dir() / "clients" / "codex"
+    binary = folder / "node_modules" / ".bin" / "codex"
+    if binary.exists():
+        return str(binary)
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed, so Codex CLI cannot be installed")
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    r = subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", "@openai/codex"],
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        if any(word in r.stderr for word in UNREACHABLE):
+            pytest.skip(f"the npm registry is unreachable: {r.stderr.strip()[-300:]}")
+        raise AssertionError(f"npm install @openai/codex failed:\n{r.stderr[-2000:]}")
+    print(f"installed @openai/codex in {time.monotonic() - t0:.1f}s")
+    return str(binary)
+
+
+CONFIG = """\
+model = "{model}"
+model_provider = "sparkcode"
+
+[model_providers.sparkcode]
+name = "sparkcode"
+base_url = "{base_url}/v1"
+wire_api = "responses"
+"""
+
+
+def test_codex_exec_against_the_responses_api(qwen05_path, tmp_path):
+    from sparkcode.backends.local import LocalBackend
+    from sparkcode.engine.core import Engine
+
+    codex = codex_binary()
+    engine = Engine(MODEL, n_ctx=16384, show_progress=False)  # Codex's instructions and tools: ~6k tokens
+    try:
+        app = create_app(LocalBackend(engine), max_tokens_cap=256)
+        with running(app) as url:
+            home, work = tmp_path / "codex-home", tmp_path / "work"
+            home.mkdir()
+            work.mkdir()
+            (home / "config.toml").write_text(CONFIG.format(model=MODEL, base_url=url))
+            env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+            env["CODEX_HOME"] = str(home)
+            t0 = time.monotonic()
+            r = subprocess.run([codex, "exec", "--strict-config", "--skip-git-repo-check", "--sandbox",
+                                "workspace-write", "Reply with the single word: hello"],
+                               cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=540)
+            print(f"codex exec took {time.monotonic() - t0:.1f}s; stdout: {r.stdout.strip()[-200:]!r}")
+            assert r.returncode == 0, f"codex exec failed ({r.returncode}):\n{r.stderr[-3000:]}"
+            # a /v1/responses generation finished and was stored for previous_response_id
+            assert len(app.state.ctx.responses) >= 1, r.stderr[-3000:]
+            assert r.stdout.strip(), r.stderr[-3000:]
+    finally:
+        engine.close()
