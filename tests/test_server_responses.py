@@ -352,6 +352,7 @@ def model_client(qwen05):
         yield openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=120)
 
 
+@pytest.mark.model
 def test_model_previous_response_id_reuses_the_prefix_cache(model_client):
     r1 = model_client.responses.create(model="qwen2.5-coder-0.5b", instructions="You are a terse assistant.",
                                        input="My favourite number is 417. Reply with OK.", max_output_tokens=16)
@@ -366,6 +367,7 @@ def test_model_previous_response_id_reuses_the_prefix_cache(model_client):
     assert r2.usage.input_tokens_details.cached_tokens > 0  # the first turn's prompt was still in the KV cache
 
 
+@pytest.mark.model
 def test_model_tool_call_smoke(model_client):
     tool = {**WEATHER_TOOL, "description": "Get the current weather for a city. Always use it for weather questions."}
     r = model_client.responses.create(model="qwen2.5-coder-0.5b", input="What is the weather in Paris right now?",
