@@ -295,7 +295,7 @@ def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
 
 def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
     a, backend = agent(tmp_path, [BROKEN_HTML, "Fixed.\n" + BROKEN_HTML, "Fixed now.\n" + BROKEN_HTML,
-                                  "Really fixed.\n" + BROKEN_HTML], repair_rounds=5)
+                                  "Really fixed.\n" + BROKEN_HTML], repair_rounds=5, max_fresh=0)
     out = a.run("make a moving square")
     assert out.status == "gave_up" and out.summary.startswith("stuck") and len(out.turns) == 4
     assert "FAILED" in backend.requests[2].messages[-1]["content"]

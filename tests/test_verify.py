@@ -193,7 +193,7 @@ def test_the_repetition_guard_ignores_ordinary_code():
 
 def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
     a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "KEEP", "and again\n" + BUGGY,
-                                 "once more\n" + BUGGY], repair_rounds=10)
+                                 "once more\n" + BUGGY], repair_rounds=10, max_fresh=0)
     out = a.run(TASK)
     assert out.status == "gave_up" and out.summary.startswith("stuck")
     temps = [r.sampling.temperature for r in backend.requests]
@@ -327,7 +327,7 @@ def test_rewriting_a_buggy_file_unchanged_is_verified_like_a_change(tmp_path):
 
 def test_the_same_wrong_code_over_and_over_does_not_dispute_a_test(tmp_path):
     a, backend = make(tmp_path, [BUGGY, TESTS, "a\n" + BUGGY, "KEEP", "b\n" + BUGGY, "c\n" + BUGGY],
-                      repair_rounds=10)
+                      repair_rounds=10, max_fresh=0)
     out = a.run("Write stats.py with mean(xs), the average of a list, and 0 for an empty list.")
     assert out.status == "gave_up"  # stuck on one version: the test stays in force
 
@@ -367,3 +367,29 @@ def test_a_forgotten_import_of_a_moved_function_is_added(tmp_path):
     out = a.run("Move the email check of signup.py into validators.py as is_valid_email(address) and delete _check.")
     assert out.status == "done", out.summary
     assert "from validators import is_valid_email" in (a.ws.root / "signup.py").read_text()
+
+
+def test_after_failed_repairs_the_run_starts_afresh_from_the_original_files_and_keeps_its_tests(tmp_path):
+    files = {"stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n"}
+    wrong = [py("stats.py", f"def mean(xs):\n    return {v}\n") for v in ("1", "2", "3")]
+    edit_orig = "stats.py\n<<<<<<< SEARCH\n    return sum(xs) / len(xs)\n=======\n" \
+                "    return sum(xs) / len(xs) if xs else 0\n>>>>>>> REPLACE"
+    a, backend = make(tmp_path, [wrong[0], TESTS, wrong[1], "KEEP", wrong[2], "KEEP", edit_orig], files=files,
+                      fresh_after=2)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    fresh = backend.requests[6]
+    # back to the task alone (system + task), sampled, and the edit applies to the ORIGINAL file
+    assert [m["role"] for m in fresh.messages] == ["system", "user"] and fresh.sampling.temperature > 0
+    assert (a.ws.root / "stats.py").read_text() == "def mean(xs):\n    return sum(xs) / len(xs) if xs else 0\n"
+    assert "def test_empty" in (a.ws.root / TEST_PATH).read_text()  # the tests stayed and passed
+
+
+def test_a_run_that_fails_ends_with_the_version_that_failed_fewest_checks(tmp_path):
+    half = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n")  # fails the empty cases only
+    worse = py("stats.py", "def mean(xs):\n    return -1\n")  # fails every test
+    worst = py("stats.py", "def mean(xs):\n    return xs[5]\n")  # fails every test
+    a, backend = make(tmp_path, [half, TESTS, worse, "KEEP", worst, "KEEP"], max_turns=3, max_fresh=0)
+    out = a.run(TASK)
+    assert out.status == "max_turns" and "kept the version of turn 1" in out.summary, out.summary
+    assert (a.ws.root / "stats.py").read_text() == "def mean(xs):\n    return sum(xs) / len(xs)\n"

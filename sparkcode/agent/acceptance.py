@@ -164,7 +164,8 @@ class AcceptanceTests:
             return CheckResult(TEST_PATH, True, "acceptance tests pass but for disputed ones",
                                missing=[f"acceptance tests {', '.join(sorted(failing))} fail on every version of the "
                                         "code even after review: the code or the tests may be wrong"])
-        return CheckResult(TEST_PATH, False, prompts.acceptance_failed(_tail(r.output)), behavioural=True)
+        return CheckResult(TEST_PATH, False, prompts.acceptance_failed(_tail(r.output)), behavioural=True,
+                           cases_failed=len(failing - set(disputed)))
 
     # ---- guarding against wrong tests ---------------------------------------------------------
     def _review(self, ctx: VerifyContext, failure: str) -> bool:

@@ -33,6 +33,12 @@ class CheckResult:
     message: str
     behavioural: bool = False  # ran the code's behaviour (tests, a CLI, a page played), not only its syntax
     missing: list[str] = field(default_factory=list)  # checks that could not run here, each with how to get it
+    cases_failed: int = 0  # of a failing check that runs many cases (tests): how many failed
+
+    @property
+    def badness(self) -> int:
+        """0 for a pass; else 1 plus the failed cases: ranks versions of the code by their checks."""
+        return 0 if self.ok else 1 + self.cases_failed
 
 
 def is_game(task: str) -> bool:

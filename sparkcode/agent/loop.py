@@ -51,7 +51,9 @@ class AgentConfig:
     max_tokens_per_turn: int = 3072
     max_total_tokens: int = 24_000
     wall_limit_s: float = 900
-    repair_rounds: int = 3
+    repair_rounds: int = 3  # failed repair rounds in a row before giving up (when no fresh start is left)
+    fresh_after: int = 2  # failed repair rounds in a row before starting afresh from the original files
+    max_fresh: int = 2  # fresh starts per run
     command_timeout: float = 30
     speculate: str = "auto"
     sampling: SamplingParams = field(default_factory=SamplingParams)
@@ -74,9 +76,13 @@ class _Run:
     touched: list[str] = field(default_factory=list)  # files the model wrote, changed or not
     latest: dict[str, CheckResult] = field(default_factory=dict)  # each check's latest result
     tokens_used: int = 0
-    repairs: int = 0
+    repairs: int = 0  # failed repair rounds since the (last fresh) start
     checkpointed: bool = False
     stuck: StuckDetector = field(default_factory=StuckDetector)
+    base: int = 0  # messages before the run's first reply: where a fresh start goes back to
+    start: str | None = None  # checkpoint of the workspace before the run's first change
+    fresh: int = 0  # fresh starts so far
+    best: tuple | None = None  # (badness, checkpoint, turn, written) of the best-checked version so far
 
 
 class Agent:
@@ -124,6 +130,7 @@ class Agent:
     # ------------------------------------------------------------------------------------
     def _loop(self, messages: list[dict], run: _Run) -> Outcome:
         cfg = self.config
+        run.base = len(messages)
         try:
             for n in range(1, cfg.max_turns + 1):
                 if time.perf_counter() - run.t0 > cfg.wall_limit_s:
@@ -133,10 +140,13 @@ class Agent:
                     return self._end(run, "max_tokens", f"token budget of {cfg.max_total_tokens} used up")
                 self.ui.turn_start(n)
                 # once the model got stuck, greedy decoding would lead it back: sample from then on
-                sampling = unstick_sampling(cfg.sampling, n) if run.stuck.sampling_needed else cfg.sampling
+                # (a fresh start must sample too, or it writes the first attempt again)
+                stuck_or_fresh = run.stuck.sampling_needed or run.fresh
+                sampling = unstick_sampling(cfg.sampling, n) if stuck_or_fresh else cfg.sampling
                 turn = self._act(messages, budget, sampling, run)
                 t_verify = time.perf_counter()
                 verdict = self._verify(turn, run)
+                self._keep_if_best(n, turn, verdict, run)
                 self._record(n, turn, verdict, run, time.perf_counter() - t_verify)
                 ended = self._decide(n, turn, verdict, messages, run)
                 if ended is not None:
@@ -168,7 +178,7 @@ class Agent:
         actions, errors = parse_reply(done.text, list(self.ws.list_files()))
         if not run.checkpointed and any(a.tool in ("write_file", "edit_file", "run") for a in actions):
             if self.ws.can_write:
-                Checkpoint(self.ws.root, run.session.run_id).snapshot(f"before run {run.session.run_id}")
+                run.start = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"before run {run.session.run_id}")
             run.checkpointed = True
         lines, changed, finished, summary, failed = self._execute(actions, run.session)
         written = [str(a.args["path"]) for a in actions
@@ -257,6 +267,8 @@ class Agent:
 
         esc = run.stuck.observe(reason if problems else None, len(messages) - 1 if at is None else at)
         if esc.action == "give_up":
+            if self._start_afresh(messages, run, f"stuck: {prompts.STUCK[esc.reason]}"):
+                return None
             return self._end(run, "gave_up", f"stuck: {prompts.STUCK[esc.reason]}")
         if esc.action in ("rewind", "drop") or turn.runaway:
             keep = esc.rewind_to if esc.action == "rewind" else len(messages) - (esc.action == "drop")
@@ -267,6 +279,9 @@ class Agent:
             lines.append(prompts.STUCK[esc.reason])
         if problems:
             run.repairs += 1
+            if run.repairs > self.config.fresh_after and self._start_afresh(
+                    messages, run, f"still failing after {self.config.fresh_after} repair rounds"):
+                return None
             if run.repairs > self.config.repair_rounds:
                 return self._end(run, "gave_up", f"still failing after {self.config.repair_rounds} repair rounds: "
                                  + "; ".join(lines[-3:])[:400])
@@ -274,6 +289,42 @@ class Agent:
         messages.append({"role": "user", "content": msg})
         run.session.log("message", role="user", content=msg)
         return None
+
+    # ---- fresh starts and the best version ----------------------------------------------
+    def _start_afresh(self, messages: list[dict], run: _Run, why: str) -> bool:
+        """Repairing in a conversation full of one wrong attempt tends to repeat it; a small model
+        does better sampling a new attempt from the task (Olausson et al., "Is Self-Repair a Silver
+        Bullet for Code Generation?", 2023). So: the original files come back, the conversation goes
+        back to the task, the acceptance tests stay; False when no fresh start is left."""
+        if run.fresh >= self.config.max_fresh or run.start is None:
+            return False
+        Checkpoint(self.ws.root, run.session.run_id).restore(run.start)
+        del messages[run.base:]
+        run.fresh += 1
+        run.repairs, run.stuck, run.latest, run.touched, run.written = 0, StuckDetector(), {}, [], []
+        for v in run.verifiers:
+            getattr(v, "restart", lambda: None)()
+        self.ui.note(f"{why}: starting afresh from the original files (attempt {run.fresh + 1})")
+        run.session.log("fresh_start", attempt=run.fresh + 1, why=why)
+        return True
+
+    def _keep_if_best(self, n: int, turn: Turn, verdict: Verdict, run: _Run) -> None:
+        """Snapshot this version if its checks are the best so far (fewest failures, then earliest)."""
+        if not turn.changed or not verdict.results or not self.ws.can_write:
+            return
+        badness = sum(c.badness for c in run.latest.values())
+        if run.best is None or badness < run.best[0]:
+            commit = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"best so far (turn {n})")
+            run.best = (badness, commit, n, list(run.written), dict(run.latest))
+
+    def _restore_best(self, run: _Run) -> str:
+        """At an end without success: put back the best-checked version if the last one is worse."""
+        if run.best is None or sum(c.badness for c in run.latest.values()) <= run.best[0]:
+            return ""
+        _, commit, n, written, latest = run.best
+        Checkpoint(self.ws.root, run.session.run_id).restore(commit)
+        run.written, run.latest = written, latest
+        return f" (kept the version of turn {n}, which failed fewest checks)"
 
     def _judge(self, run: _Run, summary: str) -> Outcome:
         """A clean end: done if behaviour was verified, else unverified with the reason."""
@@ -288,6 +339,8 @@ class Agent:
         return self._end(run, "unverified", f"wrote {files}; not verified: {why}")
 
     def _end(self, run: _Run, status: str, summary: str) -> Outcome:
+        if status not in ("done", "interrupted"):
+            summary += self._restore_best(run)
         results = [c for p, c in run.latest.items() if self._exists_or_virtual(p)]
         out = Outcome(status, summary, list(dict.fromkeys(run.written)), run.turns, time.perf_counter() - run.t0,
                       str(run.session.path), [asdict(c) for c in results],

@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import SparkcodeError
-from .browser_check import (ARROWS, CHROMIUM_ARGS, Load, PageKeepsReloading, available, chromium_path, frame_hash,
-                            run_child)
+from . import browser_check
+from .browser_check import ARROWS, CHROMIUM_ARGS, Load, PageKeepsReloading, chromium_path, frame_hash, run_child
 
 PLAY_S = 30  # virtual seconds a game is played for, at least
 STEP_MS = 250  # how often the frames are looked at while driving
@@ -72,7 +72,7 @@ def judge_page(path: Path | str, game: bool = False, timeout_s: float = 60) -> P
     path = Path(path).resolve()
     if not path.is_file():
         return PageVerdict(False, [f"{path.name} does not exist"], f"{path.name} does not exist", {}, played=False)
-    if not available():
+    if not browser_check.available():  # looked up when called: one answer for checks.py and this
         chromium_path()  # says how to install Chromium, if that is what is missing
         raise SparkcodeError(NO_BROWSER)
     args = ["--budget", str(timeout_s), *(["--game"] if game else []), str(path)]

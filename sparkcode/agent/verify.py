@@ -42,6 +42,9 @@ class VerifyContext:
 
 
 class Verifier(Protocol):
+    """A verifier may also have ``restart()``: the loop calls it when a run starts afresh from the
+    original files (it then forgets what it learnt about the abandoned attempt's code)."""
+
     name: str
 
     def verify(self, ctx: VerifyContext) -> list[CheckResult]: ...
@@ -97,6 +100,9 @@ class ApiGuard:
         self.written: dict[str, str] = {}  # names the run wrote, by qualname -> path
         self.counts: dict[str, int] = {}  # public names per file at the last verification
         self.task = task
+
+    def restart(self) -> None:
+        self.written, self.counts = {}, {}
 
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
         if not ctx.changed_any:
