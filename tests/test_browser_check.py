@@ -278,3 +278,21 @@ def test_missing_file(tmp_path):
     v = judge_page(tmp_path / "nope.html")
     assert not v.ok and not v.played and "does not exist" in v.problems[0]
 
+
+
+MISSING_ELEMENT = """<!DOCTYPE html><html><body>
+<input id="bill"><button id="calculate">Calculate</button><div id="tip"></div>
+<script>
+document.getElementById('calculate').onclick = () => {
+  const b = parseFloat(document.getElementById('bill').value);
+  if (isNaN(b)) { document.getElementById('error').textContent = 'Enter a valid bill'; return; }
+  document.getElementById('tip').textContent = (b * 0.15).toFixed(2);
+};
+</script></body></html>"""
+
+
+def test_an_error_on_null_names_the_element_the_script_could_not_find(tmp_path):
+    v = judge_page(page(tmp_path, MISSING_ELEMENT), game=False)
+    assert not v.ok
+    assert any("Cannot set properties of null" in p and "looked up #error, which no element" in p for p in v.problems), v.problems
+    assert not any("#tip" in p or "#bill" in p for p in v.problems)  # found lookups are not named

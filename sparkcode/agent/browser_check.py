@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -44,6 +45,8 @@ VIEWPORT = {"width": 960, "height": 720}
 MAX_RELOADS = 8
 PLAYWRIGHT_MISSING = ("checking web pages needs the `playwright` package (pip install 'playwright>=1.45'); "
                       "its browser download is not needed, Debian's chromium is used")
+
+_ON_NULL = re.compile(r"of null|null \(reading|is null\b")
 
 INIT_JS = r"""
 (() => {
@@ -75,6 +78,15 @@ INIT_JS = r"""
   };
   window.cancelAnimationFrame = function (id) {
     live.requestAnimationFrame = Math.max(0, live.requestAnimationFrame - 1); return caf.call(this, id);
+  };
+  // lookups that find nothing: named when a script then fails on null ("Cannot set properties of null")
+  const missing = window.__sparkMissing = new Set();
+  const byId = Document.prototype.getElementById, query = Document.prototype.querySelector;
+  Document.prototype.getElementById = function (id) {
+    const el = byId.call(this, id); if (el === null) missing.add('#' + id); return el;
+  };
+  Document.prototype.querySelector = function (sel) {
+    const el = query.call(this, sel); if (el === null) missing.add(String(sel)); return el;
   };
   window.__sparkKeyListeners = 0;
   const add = EventTarget.prototype.addEventListener;
@@ -342,6 +354,21 @@ class Load:
 
     def close(self) -> None:
         self.ctx.close()
+
+    def name_missing_elements(self) -> None:
+        """An error on null after a lookup that found nothing: say which element was missing."""
+        nulls = [e for e in self.errors if _ON_NULL.search(e["error"])]
+        if not nulls:
+            return
+        try:
+            missing = self.page.evaluate("Array.from(window.__sparkMissing || [])")
+        except Exception:  # the page is gone or navigated: no names to add
+            return
+        if missing:
+            note = (f" — the script looked up {', '.join(missing[:5])}, which no element on the page matches "
+                    "(add the element or fix the id)")
+            for e in nulls:
+                e["error"] += note
 
 
 # ---- the old entry point -----------------------------------------------------------------------------

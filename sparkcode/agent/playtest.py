@@ -99,6 +99,7 @@ class _Played:
         self.loads: dict[str, dict] = {}
 
     def take(self, name: str, load: Load) -> None:
+        load.name_missing_elements()
         self.errors += [dict(e, load=name) for e in load.errors]
         self.dialogs += [dict(d, load=name) for d in load.dialogs]
         self.blocked += load.blocked
