@@ -82,7 +82,8 @@ class _Run:
     base: int = 0  # messages before the run's first reply: where a fresh start goes back to
     start: str | None = None  # checkpoint of the workspace before the run's first change
     fresh: int = 0  # fresh starts so far
-    best: tuple | None = None  # (badness, checkpoint, turn, written) of the best-checked version so far
+    best: tuple | None = None  # (badness, checkpoint, turn, written, latest) of the best-checked version so far
+    badness: int | None = None  # of the version in the workspace now; None: not checked (e.g. after a fresh start)
 
 
 class Agent:
@@ -302,6 +303,7 @@ class Agent:
         del messages[run.base:]
         run.fresh += 1
         run.repairs, run.stuck, run.latest, run.touched, run.written = 0, StuckDetector(), {}, [], []
+        run.badness = None
         for v in run.verifiers:
             getattr(v, "restart", lambda: None)()
         self.ui.note(f"{why}: starting afresh from the original files (attempt {run.fresh + 1})")
@@ -312,14 +314,14 @@ class Agent:
         """Snapshot this version if its checks are the best so far (fewest failures, then earliest)."""
         if not turn.changed or not verdict.results or not self.ws.can_write:
             return
-        badness = sum(c.badness for c in run.latest.values())
+        badness = run.badness = sum(c.badness for c in run.latest.values())
         if run.best is None or badness < run.best[0]:
             commit = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"best so far (turn {n})")
             run.best = (badness, commit, n, list(run.written), dict(run.latest))
 
     def _restore_best(self, run: _Run) -> str:
         """At an end without success: put back the best-checked version if the last one is worse."""
-        if run.best is None or sum(c.badness for c in run.latest.values()) <= run.best[0]:
+        if run.best is None or (run.badness is not None and run.badness <= run.best[0]):
             return ""
         _, commit, n, written, latest = run.best
         Checkpoint(self.ws.root, run.session.run_id).restore(commit)
