@@ -14,6 +14,7 @@ import ast
 import builtins
 from pathlib import Path
 
+from .names import python_names
 from .workspace import Workspace
 
 
@@ -49,18 +50,11 @@ def _unbound(tree: ast.Module) -> list[str]:
 
 
 def _providers(ws: Workspace) -> dict[str, list[str]]:
-    """Public top-level names -> the top-level workspace modules that define them."""
+    """Public top-level names -> the top-level workspace modules (not tests) that define them."""
     out: dict[str, list[str]] = {}
-    for rel in ws.list_files():
-        if not rel.endswith(".py") or "/" in rel or rel.startswith("test_"):
-            continue
-        try:
-            tree = ast.parse((ws.root / rel).read_text(errors="replace"))
-        except (SyntaxError, ValueError, OSError):
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
-                out.setdefault(node.name, []).append(Path(rel).stem)
+    for n in python_names(ws):
+        if "." not in n.qualname and "/" not in n.path and not n.path.startswith("test_"):
+            out.setdefault(n.qualname, []).append(Path(n.path).stem)
     return out
 
 
