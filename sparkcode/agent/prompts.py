@@ -35,6 +35,7 @@ _WORK_RULES = """- Write complete, working code. Never leave placeholders or TOD
 - A web page, app or game is ONE self-contained HTML file: inline <style> and <script>, no external files or libraries. It must start by itself when the page loads.
 - Games must be complete and playable: a running game loop, keyboard controls, score, game over and restart.
 - Use relative paths inside the workspace.
+- A command-line program prints its errors on stderr and exits with a non-zero status (the one the task names).
 - Keep every existing public function, class and method unless the task says to remove it.
 - After your actions the workspace checks the files, runs them and tests them against the task, and shows you the results. Fix what fails."""
 
@@ -114,7 +115,8 @@ def test_slug_rejects_an_empty_title():
 ```"""
 
 _PROGRAMS = ("Programs are run as subprocess.run([sys.executable, \"<file>.py\", <args>...], capture_output=True, "
-             "text=True), checking returncode and stdout.")
+             "text=True), checking returncode and stdout. Write one test for each error case the task lists, "
+             "checking the exit status it names and that a message is printed on stderr.")
 
 
 def acceptance_request(task: str, outline: str) -> str:
