@@ -9,6 +9,18 @@ from ..engine.sampling import SamplingParams
 from ..engine.stats import Done, TextDelta
 
 
+@dataclass(frozen=True)
+class Constraint:
+    """What the reply must look like: a GBNF grammar (root rule "root") that an embedded engine
+    enforces token by token, and the OpenAI request fields it was made from, which a remote
+    OpenAI-compatible backend forwards instead (chat shapes: ``response_format``, ``tool_choice``)."""
+
+    grammar: str
+    kind: str = "grammar"  # "json_object", "json_schema", "tool_call" or "grammar"
+    response_format: dict | None = None
+    tool_choice: str | dict | None = None
+
+
 @dataclass
 class ChatRequest:
     messages: list[dict]
@@ -19,6 +31,7 @@ class ChatRequest:
     speculate: str = "auto"
     should_stop: Callable[[], bool] | None = None
     keep_cache: bool = False  # a side request: an embedded engine keeps the main conversation's KV cache
+    constraint: Constraint | None = None  # structured output / a forced tool call
 
 
 @runtime_checkable

@@ -27,7 +27,8 @@ class LocalBackend:
     def _stream(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
         return self.engine.stream(request.messages, max_tokens=request.max_tokens, sampling=request.sampling,
                                   stop=request.stop, tools=request.tools, speculate=request.speculate,
-                                  should_stop=request.should_stop)
+                                  should_stop=request.should_stop,
+                                  grammar=request.constraint.grammar if request.constraint else None)
 
     def _side(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
         with self.engine.keep_cache():

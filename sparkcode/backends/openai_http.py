@@ -55,6 +55,11 @@ class OpenAIBackend:
             p["stop"] = r.stop
         if r.tools:
             p["tools"] = r.tools
+        if r.constraint is not None:  # the remote server enforces it (or not) itself
+            if r.constraint.response_format is not None:
+                p["response_format"] = r.constraint.response_format
+            if r.constraint.tool_choice is not None:
+                p["tool_choice"] = r.constraint.tool_choice
         return p
 
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:

@@ -5,7 +5,8 @@ What makes it fast:
   only what follows the longest common token prefix (agent turn n reuses turns 1..n-1);
 - **logits only where needed**: a prompt is evaluated with logits for its last token only;
 - flash attention on, threads = physical cores, one reusable batch, cached token pieces;
-- speculative decoding (see `speculative.py`) plugs into the token loop.
+- speculative decoding (see `speculative.py`) plugs into the token loop;
+- an optional grammar (see `grammar.py`) constrains the reply, checked one token at a time.
 
 Not thread-safe: one `Engine` must be used by one thread at a time (the server queues
 requests in front of it).
@@ -21,6 +22,7 @@ from typing import Callable, Iterator, Sequence
 from .. import models
 from ..errors import EngineError
 from .chat import ChatFormatter
+from .grammar import GrammarConstraint
 from .llama import LlamaContext, LlamaModel
 from .sampling import Sampler, SamplingParams
 from .stats import Done, Stats, TextDelta
@@ -114,8 +116,15 @@ class Engine:
     # ------------------------------------------------------------------ generation
     def stream(self, prompt: Prompt, max_tokens: int = 512, sampling: SamplingParams | None = None,
                stop: list[str] | None = None, tools: list[dict] | None = None, speculate: str = "off",
-               should_stop: Callable[[], bool] | None = None) -> Iterator[TextDelta | Done]:
-        """Yield text deltas as they become final, then one `Done` with stats."""
+               should_stop: Callable[[], bool] | None = None, grammar: str | None = None
+               ) -> Iterator[TextDelta | Done]:
+        """Yield text deltas as they become final, then one `Done` with stats.
+
+        `grammar` (GBNF, root rule "root") constrains the reply; generation ends where the grammar
+        is complete (or at max_tokens / a stop string, which may cut it short). Constrained
+        sampling (temperature > 0) does not speculate: only greedy verification is lossless under
+        a grammar here (see `speculative.py`).
+        """
         t0 = time.perf_counter()
         sampling = sampling or SamplingParams()
         if max_tokens < 1:
@@ -124,6 +133,18 @@ class Engine:
         if len(tokens) >= self.n_ctx:
             raise EngineError(f"prompt is {len(tokens)} tokens; the context holds {self.n_ctx}")
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        constraint = GrammarConstraint(self.model, grammar) if grammar else None
+        try:
+            if constraint is not None and not sampling.greedy:
+                speculate = "off"
+            yield from self._generate(tokens, t0, max_tokens, sampling, stop, speculate, should_stop, constraint)
+        finally:
+            if constraint is not None:
+                constraint.close()
+
+    def _generate(self, tokens: list[int], t0: float, max_tokens: int, sampling: SamplingParams,
+                  stop: list[str] | None, speculate: str, should_stop: Callable[[], bool] | None,
+                  constraint: GrammarConstraint | None) -> Iterator[TextDelta | Done]:
         stats = Stats(prompt_tokens=len(tokens), speculate=speculate)
         sampler = Sampler(sampling)
         if speculate != "off":
@@ -135,7 +156,8 @@ class Engine:
         out: list[int] = []
         finish = "length"
         t_first = None
-        for tok in self._token_loop(logits, sampler, max_tokens, speculate, stats):
+        tokens_iter = self._token_loop(logits, sampler, max_tokens, speculate, stats, constraint)
+        for tok in tokens_iter:
             if t_first is None:
                 t_first = time.perf_counter()
                 stats.ttft_s = t_first - t0
@@ -154,6 +176,7 @@ class Engine:
             if should_stop is not None and should_stop():
                 finish = "cancelled"
                 break
+        tokens_iter.close()  # the loop holds the grammar state, which the caller frees next
         tail = text.finish()
         if tail:
             yield TextDelta(tail)
@@ -171,19 +194,25 @@ class Engine:
         assert done is not None
         return done
 
-    def _token_loop(self, logits, sampler: Sampler, max_tokens: int, speculate: str, stats: Stats) -> Iterator[int]:
+    def _token_loop(self, logits, sampler: Sampler, max_tokens: int, speculate: str, stats: Stats,
+                    constraint: GrammarConstraint | None = None) -> Iterator[int]:
         """Yield chosen tokens; the caller stops iterating when it is done.
 
         Invariant: before a token is yielded, every earlier token is in the KV cache and
-        `self.cached` lists exactly the cache's contents.
+        `self.cached` lists exactly the cache's contents; with a constraint, the yielded token
+        and every earlier one have been accepted into the grammar state, in order.
         """
         if speculate != "off":
             spec = self.speculator(speculate)
-            yield from spec.run(self, logits, sampler, max_tokens, stats)
+            yield from spec.run(self, logits, sampler, max_tokens, stats, constraint)
             return
         pos = len(self.cached)
         while True:
-            tok = sampler.sample(logits)
+            if constraint is None:
+                tok = sampler.sample(logits)
+            else:
+                tok = constraint.choose(logits, sampler)
+                constraint.accept(tok)
             yield tok
             if pos >= self.n_ctx:
                 return

@@ -10,6 +10,10 @@ and the target's own choice at that point becomes the next token.
 - Sampling: standard speculative sampling — accept a guess d with probability
   min(1, p(d)/q(d)); on rejection draw from norm(max(0, p - q)) — so tokens follow the
   target's distribution exactly. A prompt-lookup guess has q = one-hot.
+- Under a grammar (greedy only; the engine does not speculate for constrained sampling): a
+  guess is accepted iff it equals the token the constrained target would choose at that
+  position; each verified token enters the grammar state in order, rejected guesses never do,
+  so the output is the plain constrained greedy output.
 - Adaptive: the cost of verifying a batch of b tokens is measured once per model/threads
   (cached on disk); acceptance is tracked online; each step picks the k (0 = plain decode)
   with the best expected tokens per second.
@@ -239,13 +243,21 @@ class Speculator:
             guess, q = d.propose(context, guess, sampler)  # draft models are only run when chosen
         return d, guess, q, key
 
-    def run(self, engine, logits, sampler: Sampler, max_tokens: int, stats: Stats) -> Iterator[int]:
+    def run(self, engine, logits, sampler: Sampler, max_tokens: int, stats: Stats,
+            constraint=None) -> Iterator[int]:
+        """Yield tokens; with a `GrammarConstraint` (greedy sampling only), each yielded token has
+        been accepted into its grammar state, in order."""
+        if constraint is not None and not sampler.params.greedy:
+            raise EngineError("speculation under a grammar is only lossless for greedy decoding")
         self.acceptance = {}
         ctx = engine.ctx
         pos = len(engine.cached)
-        tok = sampler.sample(logits)
+        pick = sampler.sample if constraint is None else (lambda lg: constraint.choose(lg, sampler))
+        tok = pick(logits)
         produced = 0
         while True:
+            if constraint is not None:
+                constraint.accept(tok)
             yield tok
             produced += 1
             room = min(K_MAX, max_tokens - produced, ctx.n_ctx - pos - 1)
@@ -259,7 +271,12 @@ class Speculator:
             n_acc, next_tok = 0, None
             for i, g in enumerate(guesses):
                 lg = ctx.logits_at(slots[i])
-                if sampler.params.greedy:
+                if constraint is not None:
+                    target = constraint.choose(lg, sampler)
+                    ok = target == g
+                    if ok:
+                        constraint.accept(g)  # the next position is verified in the state after g
+                elif sampler.params.greedy:
                     target = int(np.argmax(lg))
                     ok = target == g
                 else:
@@ -270,7 +287,7 @@ class Speculator:
                     break
                 n_acc += 1
             if next_tok is None:
-                next_tok = sampler.sample(ctx.logits_at(slots[len(guesses)]))
+                next_tok = pick(ctx.logits_at(slots[len(guesses)]))
             keep = pos + 1 + n_acc
             if n_acc < len(guesses):
                 ctx.truncate(keep)  # rejected guesses never stay in the KV cache

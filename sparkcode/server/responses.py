@@ -25,6 +25,7 @@ from ..engine.stats import Done
 from . import openai_format as fmt
 from .errors import ApiError
 from .schemas import _Generation
+from .structured import responses_constraint
 
 TEXT_PART_TYPES = ("input_text", "output_text", "text", "summary_text", "reasoning_text")
 MESSAGE_ROLES = {"user": "user", "system": "system", "developer": "system", "assistant": "assistant"}
@@ -47,7 +48,7 @@ class ResponsesRequest(_Generation):
     store: bool | None = None
     metadata: dict[str, Any] | None = None
     user: str | None = None
-    text: dict[str, Any] | None = None  # accepted; structured output is not enforced yet
+    text: dict[str, Any] | None = None  # text.format: structured output (see structured.py)
     reasoning: dict[str, Any] | None = None
     include: list[str] | None = None
 
@@ -83,7 +84,11 @@ class ResponsesRequest(_Generation):
         if choice == "none":
             return None, echoed, skipped
         if isinstance(choice, dict) and choice.get("type") == "function" and choice.get("name"):
-            chat_tools = [t for t in chat_tools if t["function"]["name"] == choice["name"]]
+            named = [t for t in chat_tools if t["function"]["name"] == choice["name"]]
+            if not named:
+                raise ApiError(400, f"tool_choice names {choice['name']!r}, which is not among the function tools",
+                               param="tool_choice")
+            chat_tools = named
         return (chat_tools or None), echoed, skipped
 
     def to_chat_request(self, cap: int, history: list[dict]) -> tuple[ChatRequest, list[dict], list[str]]:
@@ -97,7 +102,8 @@ class ResponsesRequest(_Generation):
         tools, _, skipped = self.convert_tools()
         if skipped:
             warnings.append("tools not supported by this server were skipped: " + ", ".join(skipped))
-        return self._chat_request(messages, cap, tools, self.max_output_tokens), items, warnings
+        constraint = responses_constraint(self.text, tools, self.tool_choice)
+        return self._chat_request(messages, cap, tools, self.max_output_tokens, constraint), items, warnings
 
 
 def _text_of(content: Any, param: str) -> str:

@@ -2,7 +2,8 @@
 
 Types are strict (a string is not a number, "yes" is not a boolean), unknown top-level fields are
 ignored the way OpenAI ignores them, and unknown fields inside messages are kept and passed to
-the backend unchanged. Conversion to the backend's `ChatRequest` lives here too.
+the backend unchanged. Conversion to the backend's `ChatRequest` lives here too (structured
+output and forced tool calls become its `Constraint`, see `structured.py`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..backends.base import ChatRequest
+from ..backends.base import ChatRequest, Constraint
 from ..engine.sampling import SamplingParams
 from ..errors import EngineError
 from .errors import ApiError, from_engine_error
+from .structured import chat_constraint
 
 
 class _Strict(BaseModel):
@@ -96,14 +98,14 @@ class _Generation(BaseModel):
         return bool(self.stream_options and self.stream_options.include_usage)
 
     def _chat_request(self, messages: list[dict], cap: int, tools: list[dict] | None,
-                      max_tokens: int | None) -> ChatRequest:
+                      max_tokens: int | None, constraint: Constraint | None = None) -> ChatRequest:
         if self.n not in (None, 1):
             raise ApiError(400, "only n=1 is supported", param="n")
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         if len(stop) > 16 or any(not s for s in stop):
             raise ApiError(400, "stop must be up to 16 non-empty strings", param="stop")
         kw: dict[str, Any] = {"max_tokens": min(max_tokens or cap, cap), "sampling": self.sampling(),
-                              "stop": stop, "tools": tools}
+                              "stop": stop, "tools": tools, "constraint": constraint}
         if self.speculate is not None:
             kw["speculate"] = self.speculate
         return ChatRequest(messages=messages, **kw)
@@ -125,6 +127,7 @@ class ChatCompletionRequest(_Generation):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     tools: list[Tool] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
 
     def tools_for_backend(self) -> list[dict] | None:
         if not self.tools or self.tool_choice == "none":
@@ -132,8 +135,10 @@ class ChatCompletionRequest(_Generation):
         return [t.model_dump(exclude_unset=True) for t in self.tools]
 
     def to_chat_request(self, cap: int) -> ChatRequest:
-        return self._chat_request([m.to_backend() for m in self.messages], cap, self.tools_for_backend(),
-                                  self.max_completion_tokens or self.max_tokens)
+        tools = self.tools_for_backend()
+        return self._chat_request([m.to_backend() for m in self.messages], cap, tools,
+                                  self.max_completion_tokens or self.max_tokens,
+                                  chat_constraint(self.response_format, tools, self.tool_choice))
 
 
 class CompletionRequest(_Generation):
