@@ -24,6 +24,7 @@ except ImportError:
 pytestmark = pytest.mark.model
 
 MODEL = "qwen2.5-coder-0.5b"
+CODEX = "@openai/codex@0.171.0"  # pinned: the version this test was written against
 UNREACHABLE = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENETUNREACH", "network")
 
 
@@ -38,12 +39,12 @@ def codex_binary() -> str:
         pytest.skip("npm is not installed, so Codex CLI cannot be installed")
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    r = subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", "@openai/codex"],
+    r = subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", CODEX],
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         if any(word in r.stderr for word in UNREACHABLE):
             pytest.skip(f"the npm registry is unreachable: {r.stderr.strip()[-300:]}")
-        raise AssertionError(f"npm install @openai/codex failed:\n{r.stderr[-2000:]}")
+        raise AssertionError(f"npm install {CODEX} failed:\n{r.stderr[-2000:]}")
     print(f"installed @openai/codex in {time.monotonic() - t0:.1f}s")
     return str(binary)
 
