@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import jsonschema
+import llama_cpp
 import openai
 import pytest
 
@@ -318,3 +319,31 @@ def test_grammar_state_takes_valid_text_and_refuses_invalid(qwen05):
     assert run('{"name": "Ada", "n": 3') == (True, False)  # incomplete: no end of generation yet
     assert run('{"name": "Ada", "n": "3", "tags": []}')[0] is False
     assert run('{"name": "Ada", "n": 3, "tags": ["z"]}')[0] is False
+
+
+@pytest.mark.model
+def test_greedy_speculation_under_a_grammar_is_lossless(qwen05, monkeypatch):
+    """Prompt lookup drafts plenty here (the answer copies the prompt); the constrained output is the
+    plain constrained output, and the grammar took exactly the output's tokens, in order (rejected
+    guesses never entered it)."""
+    accepted: list[int] = []
+    real_accept = g.GrammarConstraint.accept
+
+    def accept(self, token):
+        accepted.append(int(token))
+        real_accept(self, token)
+
+    monkeypatch.setattr(g.GrammarConstraint, "accept", accept)
+    data = {"id": 7, "name": "parse_config", "tags": ["io", "config", "parsing"], "lines": [3, 9, 27],
+            "owner": {"name": "Ada Lovelace", "team": "tools"}}
+    prompt = [{"role": "user", "content": "Return this JSON object unchanged, on one line:\n" + json.dumps(data)}]
+    kw = {"max_tokens": 96, "grammar": g.json_object_grammar()}
+    plain = qwen05.generate(prompt, speculate="off", **kw)
+    accepted.clear()
+    spec = qwen05.generate(prompt, speculate="ngram", **kw)
+    assert spec.stats.drafted > 0 and spec.stats.accepted > 0
+    assert spec.tokens == plain.tokens and spec.text == plain.text
+    # (guesses verified after the end-of-generation token may follow; the caller stops there)
+    assert accepted[:len(spec.tokens)] == spec.tokens
+    assert json.loads(spec.text) == data
+    assert llama_cpp.llama_memory_seq_pos_max(qwen05.ctx.mem, 0) + 1 == len(qwen05.cached)
