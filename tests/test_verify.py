@@ -393,3 +393,12 @@ def test_a_run_that_fails_ends_with_the_version_that_failed_fewest_checks(tmp_pa
     out = a.run(TASK)
     assert out.status == "max_turns" and "kept the version of turn 1" in out.summary, out.summary
     assert (a.ws.root / "stats.py").read_text() == "def mean(xs):\n    return sum(xs) / len(xs)\n"
+
+
+def test_each_later_fresh_start_samples_hotter():
+    from sparkcode.agent.stuck import unstick_sampling
+    from sparkcode.engine.sampling import SamplingParams
+
+    base = SamplingParams(seed=0)
+    temps = [unstick_sampling(base, 5, fresh).temperature for fresh in (0, 1, 2)]
+    assert temps == [0.7, 0.7, 0.85] and unstick_sampling(base, 5).seed == 5

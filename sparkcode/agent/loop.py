@@ -143,7 +143,7 @@ class Agent:
                 # once the model got stuck, greedy decoding would lead it back: sample from then on
                 # (a fresh start must sample too, or it writes the first attempt again)
                 stuck_or_fresh = run.stuck.sampling_needed or run.fresh
-                sampling = unstick_sampling(cfg.sampling, n) if stuck_or_fresh else cfg.sampling
+                sampling = unstick_sampling(cfg.sampling, n, run.fresh) if stuck_or_fresh else cfg.sampling
                 turn = self._act(messages, budget, sampling, run)
                 t_verify = time.perf_counter()
                 verdict = self._verify(turn, run)
