@@ -34,6 +34,9 @@ from ..errors import EngineError
 # raw control characters in strings, which json.loads refuses, so its "char" rule is replaced.
 _JSON_CHAR = r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 _JSON_SAFE_DOT = r'[^"\\\x7F\x00-\x1F]'  # a regex "." inside a JSON string
+# Whitespace between tokens: none, a space, or a newline with some indentation (the converter's
+# own rule allows one space only, so a model that pretty-prints is refused at every line break).
+_JSON_SPACE = r'| " " | "\n" [ \t]{0,20}'
 
 # keywords that only describe or name things: ignored
 _ANNOTATIONS = {"title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated",
@@ -86,6 +89,7 @@ def json_schema_grammar(schema: Any) -> str:
     except (AssertionError, ValueError, KeyError, TypeError, IndexError, RecursionError) as e:
         raise SchemaUnsupported("this schema", "#", f": the grammar converter failed ({e})") from None
     rules = converter._rules
+    rules["space"] = _JSON_SPACE
     if "char" in rules:
         rules["char"] = _JSON_CHAR
     if "dot" in rules:
