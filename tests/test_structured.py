@@ -101,6 +101,26 @@ def test_tool_call_grammar_keeps_each_tools_rules_apart():
         g.tool_call_grammar([("bad", {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}})])
 
 
+def _parses(gbnf: str) -> bool:
+    """llama.cpp's own GBNF parser accepts it (a grammar sampler without a vocabulary parses only)."""
+    llama_cpp.llama_backend_init()
+    ptr = llama_cpp.llama_sampler_init_grammar(None, gbnf.encode(), b"root")
+    if ptr:
+        llama_cpp.llama_sampler_free(ptr)
+    return bool(ptr)
+
+
+def test_every_grammar_parses_in_llama_cpp():
+    assert not _parses("root ::= undefined-rule")
+    assert _parses(g.json_object_grammar())
+    for _, schema in CASES:
+        assert _parses(g.json_schema_grammar(schema)), schema
+    assert _parses(g.tool_call_grammar([(t["function"]["name"], t["function"]["parameters"]) for t in (WEATHER, CLOCK)]))
+    for pattern in ("^[A-Z]{3}-\\d{2}$", "^v\\.[0-9]+$", "^(?:ab|cd)$", "[a-z]+", "^[\\w-]+$", "^[\\]a]+$",
+                    "^a{2,}b?$", "^.{3}$"):
+        assert _parses(g.json_schema_grammar({"type": "string", "pattern": pattern})), pattern
+
+
 # -- request fields -> Constraint (no model) ------------------------------------------------------
 
 def _chat(**kw) -> ChatRequest:
