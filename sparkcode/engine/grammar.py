@@ -64,15 +64,11 @@ class SchemaUnsupported(EngineError):
         super().__init__(f"{feature} at {path} is not supported for constrained output{why}")
 
 
-def _json_object_gbnf() -> str:
+def json_object_grammar() -> str:
+    """Any JSON object (response_format json_object): llama.cpp's own JSON grammar."""
     from llama_cpp.llama_grammar import JSON_GBNF
 
     return JSON_GBNF
-
-
-def json_object_grammar() -> str:
-    """Any JSON object (response_format json_object)."""
-    return _json_object_gbnf()
 
 
 def json_schema_grammar(schema: Any) -> str:
