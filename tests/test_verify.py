@@ -402,3 +402,21 @@ def test_each_later_fresh_start_samples_hotter():
     base = SamplingParams(seed=0)
     temps = [unstick_sampling(base, 5, fresh).temperature for fresh in (0, 1, 2)]
     assert temps == [0.7, 0.7, 0.85] and unstick_sampling(base, 5).seed == 5
+
+
+def test_values_the_task_quotes_are_found_in_the_tests_or_asked_for_once(tmp_path):
+    from sparkcode.agent.acceptance import uncovered_values
+
+    task = 'Write conv.py with parse(s): parse("12") == 12; parse("") and parse("abc") raise ValueError.'
+    assert uncovered_values(task, "def test_a():\n    assert parse('12') == 12\n") == ["", "abc"]
+    assert uncovered_values(task, "def test_a():\n    parse(' 12 '), parse(''), parse('abcd')\n") == []
+    code = py("conv.py", "def parse(s):\n    return int(s)\n")
+    partial = py("t.py", "from conv import parse\n\n\ndef test_twelve():\n    assert parse('12') == 12\n")
+    full = py("t.py", "import pytest\nfrom conv import parse\n\n\ndef test_twelve():\n    assert parse('12') == 12\n\n\n"
+                      "def test_bad():\n    for s in ('', 'abc'):\n        with pytest.raises(ValueError):\n"
+                      "            parse(s)\n")
+    a, backend = make(tmp_path, [code, partial, full])
+    out = a.run(task)
+    assert out.status == "done", out.summary
+    assert 'these values the task states: "", "abc"' in backend.requests[2].messages[-1]["content"]
+    assert "def test_bad" in (a.ws.root / TEST_PATH).read_text()

@@ -122,11 +122,25 @@ class AcceptanceTests:
                 error = tests_the_workspace(source, ctx.ws)
                 source = None if error else source
             if source:
-                self._save(ctx.ws, source, task=ctx.task)
+                self._save(ctx.ws, self._cover(ctx, messages + [{"role": "assistant", "content": reply}], source),
+                           task=ctx.task)
                 return
             messages += [{"role": "assistant", "content": reply},
                          {"role": "user", "content": prompts.acceptance_retry(error)}]
         self.gave_up = f"the model's tests could not be used ({error})"
+
+    def _cover(self, ctx: VerifyContext, messages: list[dict], source: str) -> str:
+        """Values the task quotes are its examples: tests that use none of some of them get one
+        more generation to add them (measured: tests for to_roman/from_roman that never tried the
+        stated invalid numerals "ABC" and "IIII" passed a from_roman that crashes on them)."""
+        missing = uncovered_values(ctx.task, source)
+        if not missing:
+            return source
+        self.note(f"acceptance tests: adding tests for the stated values {', '.join(repr(v) for v in missing[:5])}")
+        better, _ = parse_tests(self._ask(messages + [{"role": "user", "content": prompts.acceptance_cover(missing)}]))
+        if not better or tests_the_workspace(better, ctx.ws) or len(uncovered_values(ctx.task, better)) >= len(missing):
+            return source
+        return better
 
     def _save(self, ws: Workspace, source: str, rel: str = TEST_PATH, task: str = "") -> None:
         if rel == TEST_PATH:
@@ -222,6 +236,24 @@ def parse_tests(reply: str) -> tuple[str | None, str]:
             return None, "no test function (def test_...): write tests, not the program"
         return "\n".join(lines[:cut]).strip() + "\n", ""
     return None, error or "no code"
+
+
+_QUOTED = re.compile(r'"([^"\n]{0,40})"')
+
+
+def uncovered_values(task: str, source: str) -> list[str]:
+    """The double-quoted values of the task that no string in the tests contains ("" needs an
+    empty string in the tests)."""
+    try:
+        strings = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    except SyntaxError:
+        return []
+    out = []
+    for v in dict.fromkeys(_QUOTED.findall(task)):
+        found = "" in strings if v == "" else any(v.strip() in s for s in strings)
+        if not found:
+            out.append(v)
+    return out
 
 
 def tests_the_workspace(source: str, ws: Workspace) -> str:

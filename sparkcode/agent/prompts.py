@@ -124,6 +124,12 @@ def acceptance_request(task: str, outline: str) -> str:
     return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}{programs}"
 
 
+def acceptance_cover(values: list[str]) -> str:
+    shown = ", ".join(f'"{v}"' for v in values)
+    return (f"Your tests never use these values the task states: {shown}. Reply with the whole test file again, "
+            "with tests for them added (what the task says about each), in one ```python block.")
+
+
 def acceptance_retry(error: str) -> str:
     return (f"Your tests could not be used: {error}\nDo not write the program itself. Reply with one ```python block "
             "of pytest test functions named test_... that check what the task states.")
