@@ -8,28 +8,28 @@ Two prompt styles share that format (`system_prompt`): "terse", sparkcode's own 
 no prose), and "standard", a conventional assistant prompt that explains before acting.
 """
 
-_ACTIONS = """Actions you can write in a reply:
+_ACTIONS = """Actions you can write in a reply (<...> marks what you fill in: real file names, real code):
 
 1. Create or overwrite a file: a line `FILE: <path>` then a fenced code block with the complete content.
-FILE: hello.py
-```python
-print("hello")
+FILE: <path>
+```<language>
+<the complete content of the file>
 ```
 
-2. Change part of an existing file: a SEARCH/REPLACE block (SEARCH must match the file exactly).
-hello.py
+2. Change part of an existing file: the path on its own line, then a SEARCH/REPLACE block (SEARCH must match the file exactly).
+<path>
 <<<<<<< SEARCH
-print("hello")
+<the lines as they are now>
 =======
-print("hello, world")
+<the new lines>
 >>>>>>> REPLACE
 
 3. Other tools, as JSON in <tool_call> tags:
-<tool_call>{"name": "run", "arguments": {"command": "python3 hello.py"}}</tool_call>
-<tool_call>{"name": "read_file", "arguments": {"path": "hello.py"}}</tool_call>
+<tool_call>{"name": "run", "arguments": {"command": "<a shell command>"}}</tool_call>
+<tool_call>{"name": "read_file", "arguments": {"path": "<path>"}}</tool_call>
 <tool_call>{"name": "list_files", "arguments": {}}</tool_call>
-<tool_call>{"name": "search", "arguments": {"pattern": "def old_name", "glob": "*.py"}}</tool_call>
-<tool_call>{"name": "finish", "arguments": {"summary": "one line"}}</tool_call>"""
+<tool_call>{"name": "search", "arguments": {"pattern": "<regex>", "glob": "*.py"}}</tool_call>
+<tool_call>{"name": "finish", "arguments": {"summary": "<one line>"}}</tool_call>"""
 
 _WORK_RULES = """- Write complete, working code. Never leave placeholders or TODOs.
 - A web page, app or game is ONE self-contained HTML file: inline <style> and <script>, no external files or libraries. It must start by itself when the page loads.
