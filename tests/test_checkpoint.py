@@ -121,9 +121,10 @@ def test_never_touches_the_users_git_or_state(ws):
     _mess_up(ws)
     (ws / "src" / "app.py").write_text("print('v1')\n")
     cp.restore(commit)
+    # read before any git command: `git status` itself may refresh the index's stat data
+    assert (ws / ".git" / "index").read_bytes() == user_index
     assert git("rev-parse", "HEAD") == user_head
     assert git("status", "--porcelain") == user_status
-    assert (ws / ".git" / "index").read_bytes() == user_index
     assert (ws / ".git" / "custom-file").read_text() == "mine\n"
     assert ".sparkcode" not in user_status  # .sparkcode/.gitignore keeps it out of the user's repo
     assert (ws / ".sparkcode" / "checkpoints.json").exists()

@@ -182,7 +182,7 @@ def test_system_prompt_styles():
     assert prompts.system_prompt() == prompts.SYSTEM
     standard = prompts.system_prompt("standard")
     assert standard != prompts.SYSTEM
-    for needle in ("FILE: hello.py", "<<<<<<< SEARCH", '"name": "run"', '"name": "finish"', "ONE self-contained HTML"):
+    for needle in ("FILE: <path>", "<<<<<<< SEARCH", '"name": "run"', '"name": "finish"', "ONE self-contained HTML"):
         assert needle in standard and needle in prompts.SYSTEM
     assert "no chatter" in prompts.SYSTEM and "act directly" in prompts.SYSTEM
     assert "no chatter" not in standard and "act directly" not in standard
