@@ -420,3 +420,18 @@ def test_values_the_task_quotes_are_found_in_the_tests_or_asked_for_once(tmp_pat
     assert out.status == "done", out.summary
     assert 'these values the task states: "", "abc"' in backend.requests[2].messages[-1]["content"]
     assert "def test_bad" in (a.ws.root / TEST_PATH).read_text()
+
+
+def test_a_change_spread_over_files_one_per_turn_is_not_abandoned(tmp_path):
+    files = {"a.py": "RATE = 0.2\n\n\ndef fa(x):\n    return x * RATE\n",
+             "b.py": "RATE = 0.2\n\n\ndef fb(x):\n    return x * RATE\n"}
+    tests = py("t.py", "import a, b, config\n\n\ndef test_one_rate():\n    assert config.RATE == 0.25\n"
+                       "    assert a.fa(4) == 1 and b.fb(4) == 1\n")
+    uses = "from config import RATE\n\n\ndef {f}(x):\n    return x * RATE\n"
+    a_once = py("a.py", "from config import RATE\n\n\ndef fa(x):\n    return RATE * x\n")
+    replies = [py("config.py", "RATE = 0.25\n"), tests, py("a.py", uses.format(f="fa")), "KEEP", a_once,
+               py("b.py", uses.format(f="fb"))]
+    a, backend = make(tmp_path, replies, files=files, fresh_after=2)
+    out = a.run("Put RATE in a new config.py, set to 0.25, imported by a.py and b.py instead of their own.")
+    assert out.status == "done", out.summary
+    assert not any(len(r.messages) == 2 for r in backend.requests[1:] if "sparkcode" in r.messages[0]["content"])

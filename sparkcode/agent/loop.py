@@ -52,7 +52,7 @@ class AgentConfig:
     max_total_tokens: int = 24_000
     wall_limit_s: float = 900
     repair_rounds: int = 3  # failed repair rounds in a row before giving up (when no fresh start is left)
-    fresh_after: int = 2  # failed repair rounds in a row before starting afresh from the original files
+    fresh_after: int = 2  # failed repair rounds in a row, writing no new file, before starting afresh
     max_fresh: int = 2  # fresh starts per run
     command_timeout: float = 30
     speculate: str = "auto"
@@ -77,6 +77,8 @@ class _Run:
     latest: dict[str, CheckResult] = field(default_factory=dict)  # each check's latest result
     tokens_used: int = 0
     repairs: int = 0  # failed repair rounds since the (last fresh) start
+    stalled: int = 0  # of those, in a row, the ones that wrote no file the run had not written yet
+    progressed: bool = False  # this turn changed a file the run had not written before
     checkpointed: bool = False
     stuck: StuckDetector = field(default_factory=StuckDetector)
     base: int = 0  # messages before the run's first reply: where a fresh start goes back to
@@ -210,6 +212,7 @@ class Agent:
 
     # ---- verify -------------------------------------------------------------------------
     def _verify(self, turn: Turn, run: _Run) -> Verdict:
+        run.progressed = any(w not in run.touched for w in turn.changed)
         run.written += turn.changed
         # files the model wrote, changed or not: rewriting a file unchanged is a claim that it is right
         run.touched += [w for w in turn.changed + turn.written if w not in run.touched]
@@ -280,7 +283,9 @@ class Agent:
             lines.append(prompts.STUCK[esc.reason])
         if problems:
             run.repairs += 1
-            if run.repairs > self.config.fresh_after and self._start_afresh(
+            # a change spread over files (one per turn) is progress, not a failed repair to abandon
+            run.stalled = 0 if run.progressed else run.stalled + 1
+            if run.stalled >= self.config.fresh_after and self._start_afresh(
                     messages, run, f"still failing after {self.config.fresh_after} repair rounds"):
                 return None
             if run.repairs > self.config.repair_rounds:
@@ -303,6 +308,7 @@ class Agent:
         del messages[run.base:]
         run.fresh += 1
         run.repairs, run.stuck, run.latest, run.touched, run.written = 0, StuckDetector(), {}, [], []
+        run.stalled = 0
         run.badness = None
         for v in run.verifiers:
             getattr(v, "restart", lambda: None)()
