@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
+from .llama import NativeHandle
 
 # ---------------------------------------------------------------------------- grammars
 
@@ -405,7 +406,7 @@ def _pattern(p: Any, path: str) -> str:
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
-class GrammarConstraint:
+class GrammarConstraint(NativeHandle):
     """One generation's grammar state over llama.cpp's grammar sampler.
 
     `choose` picks the next token (without advancing the grammar); `accept` advances it by a
@@ -461,13 +462,5 @@ class GrammarConstraint:
         if token not in self.eog:
             self._C.llama_sampler_accept(self.ptr, int(token))
 
-    def close(self) -> None:
-        if getattr(self, "ptr", None):
-            self._C.llama_sampler_free(self.ptr)
-            self.ptr = None
-
-    def __del__(self):  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _free(self) -> None:
+        self._C.llama_sampler_free(self.ptr)

@@ -60,7 +60,28 @@ def physical_cores() -> int:
     return max(1, min(allowed, len(cores) or allowed))
 
 
-class LlamaModel:
+class NativeHandle:
+    """Owns one llama.cpp object (`ptr`): `close()` frees it once through `_free`, and garbage
+    collection does the same for a handle nobody closed."""
+
+    ptr = None
+
+    def _free(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if getattr(self, "ptr", None):
+            self._free()
+            self.ptr = None
+
+    def __del__(self):  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class LlamaModel(NativeHandle):
     """Weights and vocabulary of one GGUF file."""
 
     def __init__(self, path: str | Path, n_gpu_layers: int = 0):
@@ -136,19 +157,11 @@ class LlamaModel:
             h.update(b"\x00")
         return self.n_vocab, int(h.hexdigest()[:15], 16)
 
-    def close(self) -> None:
-        if getattr(self, "ptr", None):
-            C.llama_model_free(self.ptr)
-            self.ptr = None
-
-    def __del__(self):  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _free(self) -> None:
+        C.llama_model_free(self.ptr)
 
 
-class LlamaContext:
+class LlamaContext(NativeHandle):
     """One sequence of KV cache (seq 0) plus a reusable batch."""
 
     def __init__(self, model: LlamaModel, n_ctx: int = 8192, n_batch: int = 512, threads: int | None = None,
@@ -258,14 +271,6 @@ class LlamaContext:
             C.llama_memory_clear(self.mem, True)
             raise EngineError("could not restore the KV state; cleared it")
 
-    def close(self) -> None:
-        if getattr(self, "ptr", None):
-            C.llama_batch_free(self.batch)
-            C.llama_free(self.ptr)
-            self.ptr = None
-
-    def __del__(self):  # pragma: no cover
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _free(self) -> None:
+        C.llama_batch_free(self.batch)
+        C.llama_free(self.ptr)
