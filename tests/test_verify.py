@@ -81,6 +81,44 @@ def test_a_test_still_failing_after_review_is_disputed_and_the_run_is_unverified
     assert sum("KEEP" in r.messages[-1]["content"] for r in backend.requests) == 1  # reviewed once
 
 
+def test_a_failing_test_of_a_value_the_task_states_is_never_disputed(tmp_path):
+    task = "Write stats.py with mean(xs), the average of a list: the mean of [10, 20, 30, 40] is 25.0."
+    tests = py("t.py", "from stats import mean\n\n\ndef test_mean_of_four():\n"
+                       "    assert mean([10, 20, 30, 40]) == 25.0\n")
+    v = [py("stats.py", f"def mean(xs):\n    return sum(xs) / (len(xs) + 1)  # v{i}\n") for i in range(5)]
+    fixed = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n")
+    a, backend = make(tmp_path, [v[0], tests, v[1], v[2], v[3], v[4], fixed], repair_rounds=8, max_fresh=0)
+    out = a.run(task)
+    assert out.status == "done", out.summary  # kept in force through five wrong versions
+    assert len(out.turns) == 6
+    assert not any("KEEP" in r.messages[-1]["content"] for r in backend.requests)  # never even reviewed
+    feedback = backend.requests[2].messages[-1]["content"]
+    assert "assert mean([10, 20, 30, 40]) == 25.0" in feedback and "20.0 == 25.0" in feedback
+
+
+def test_asserts_stated_value_reads_the_failing_statement_only():
+    from sparkcode.agent.acceptance import asserts_stated_value
+
+    task = ('paginate(list(range(10)), 1, 3) should be [0, 1, 2]; `python csvsum.py sales.csv amount` prints 21.75 '
+            'and --where gives 17.50; bad input exits with status 2. count_words("A a") gives {"a": 2}.')
+    src = ("def test_x():\n    assert paginate(list(range(10)), 1, 3) == [0, 1, 2]\n    assert r.returncode == 2\n"
+           "    assert r.stdout.strip() == '21.75'\n    assert float(r.stdout) == pytest.approx(17.5)\n"
+           "    assert count_words('A a') == {'a': 1}\n    assert count_words('A a') == {'a':2}\n")
+    assert [asserts_stated_value(src, n, task) for n in range(2, 8)] == [True, False, True, True, False, True]
+
+
+def test_the_failure_digest_shows_the_first_failures_whole_and_every_failing_test():
+    from sparkcode.agent.pytest_report import digest, failing_lines
+
+    report = "".join(f"____ test_{i} ____\nt.py:{i}: in test_{i}\n    assert f({i}) == 0\nE   assert {i} == 0\n"
+                     "E    +  where '' = <built-in method strip of str object at 0x7f>()\n" for i in range(200))
+    report += "=== short test summary info ===\n" + "".join(f"FAILED t.py::test_{i}\n" for i in range(3))
+    text = digest(report, 1000)
+    assert len(text) <= 1010 and "assert f(0) == 0" in text and "E   assert 0 == 0" in text
+    assert "built-in method" not in text and "FAILED t.py::test_2" in text
+    assert failing_lines(report, "t.py")["test_7"] == 7
+
+
 def test_a_reply_cut_by_the_token_limit_keeps_its_finished_tests():
     from sparkcode.agent.acceptance import parse_tests
 

@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .. import components
+from .pytest_report import PYTEST, digest
 from .shell import run_command
 from .workspace import Workspace
 
@@ -84,8 +85,8 @@ def _python(ws: Workspace, rel: str, timeout: float) -> CheckResult:
 
 
 def _pytest(ws: Workspace, timeout: float) -> CheckResult:
-    r = run_command("python3 -m pytest -q -x --no-header -p no:cacheprovider", ws.root, timeout=timeout)
-    return CheckResult("tests", r.ok, "tests pass" if r.ok else "tests fail:\n" + _tail(r.output, 2500),
+    r = run_command(f"{PYTEST} -x", ws.root, timeout=timeout)
+    return CheckResult("tests", r.ok, "tests pass" if r.ok else "tests fail:\n" + digest(r.output),
                        behavioural=True)
 
 

@@ -1,0 +1,37 @@
+"""How a pytest run is shown to the model: one command line and one digest, for the user's tests
+and the acceptance tests alike.
+
+The digest is pytest's short traceback (`--tb=short`: each failing test's failing line and its
+``E`` lines), read from the top, so the first failures are shown whole, with the summary line of
+every failing test kept at the end. Lines that only restate a bound method (``where '' = <built-in
+method strip …>``) are dropped. Measured on the 1.5B: the long traceback's last 2,500 characters
+began in the middle of the second failure ("…ip()") and the model rewrote the same code three
+times.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+PYTEST = f"{sys.executable} -m pytest -q -rfE --tb=short --no-header -p no:cacheprovider"
+_NOISE = re.compile(r"^E\s+\+.*<(?:built-in )?(?:method|bound method|function) ", re.M)
+_SUMMARY = "short test summary info"
+
+
+def digest(output: str, limit: int = 2500) -> str:
+    """The failures first and whole while they fit, then each failing test's summary line."""
+    text = "\n".join(line for line in output.strip().splitlines() if not _NOISE.match(line))
+    if len(text) <= limit:
+        return text
+    head, sep, summary = text.partition(_SUMMARY)
+    tail = (sep + summary)[-(limit // 2):] if sep else ""
+    return head[: limit - len(tail)].rstrip() + "\n…\n" + tail
+
+
+def failing_lines(output: str, test_file: str) -> dict[str, int]:
+    """test name -> the line of `test_file` where it failed, from a `--tb=short` report."""
+    out: dict[str, int] = {}
+    for m in re.finditer(rf"^{re.escape(test_file)}:(\d+): in (\w+)", output, re.M):
+        out.setdefault(m.group(2), int(m.group(1)))
+    return out
