@@ -354,6 +354,24 @@ def test_stated_examples_take_what_the_task_wants_not_what_the_code_does_today(t
     assert stated_examples("Write a parser.", ws) == ""
 
 
+def test_stated_input_output_lists_and_error_inputs_become_tests(tmp_path):
+    from sparkcode.agent.examples import stated_examples
+
+    (tmp_path / "units.py").write_text("def to_grams(text):\n    pass\n\n\ndef label(grams, short=True):\n    pass\n\n\n"
+                                       "def merge(a, b):\n    pass\n")
+    ws = Workspace(tmp_path)
+    task = ('Write units.py:\n- to_grams(text) reads weights: "2kg" -> 2000, "5g" -> 5, "1kg5g" -> 1005. Anything else '
+            '("", "kg", "5x") raises ValueError.\n- label(grams) does the reverse: 2000 should give "2kg".\n'
+            '- merge(a, b) adds two weights: "1kg" -> "2kg" is not an example. merge raises ValueError for "x".\n'
+            'to_grams("1 kg") currently raises TypeError but should raise ValueError too.')
+    src = stated_examples(task, ws)
+    lines = [ln.strip() for ln in src.splitlines() if ln.strip().startswith(("assert", "with", "to_grams", "label"))]
+    assert lines == ['assert to_grams("2kg") == 2000', 'assert to_grams("5g") == 5', 'assert to_grams("1kg5g") == 1005',
+                     'assert label(2000) == "2kg"',
+                     "with pytest.raises(ValueError):", 'to_grams("")', "with pytest.raises(ValueError):",
+                     'to_grams("kg")', "with pytest.raises(ValueError):", 'to_grams("5x")']
+
+
 def test_rewriting_a_buggy_file_unchanged_is_verified_like_a_change(tmp_path):
     files = {"stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n"}
     a, backend = make(tmp_path, [BUGGY, TESTS, FIXED], files=files)

@@ -6,14 +6,22 @@ them, keeps those whose calls name public functions or classes now in the worksp
 expected value is a literal, and writes one pytest test per example. They are the most reliable
 acceptance tests there are — the user's own words — so they are never reviewed or rewritten.
 
+A list of input/output pairs under one function of one argument counts too: ``parse_duration(text)
+… "1h30m" -> 5400, "45s" -> 45`` or ``parse_price(…) … " $7.25 " should give 7.25``, and so do the
+quoted inputs a sentence says raise an error: ``decode raises ValueError on malformed input such as
+"3" or "a3"``, ``Anything else ("", "abc") raises ValueError`` (the function is the one the
+sentence names, else the only one its paragraph names).
+
 What is not taken: an example of what the code does *wrong* ("returns 3 but should return
-2.5": only 2.5 is taken), calls on objects that need setting up first (``a.add(x)``), and
-values that are not literals.
+2.5": only 2.5 is taken), calls on objects that need setting up first (``a.add(x)``), values
+that are not literals, and pairs or error inputs whose function is ambiguous (a paragraph that
+names two functions) or takes more than one argument.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import shlex
 
@@ -24,6 +32,10 @@ _CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
 _BUILTINS = {"list", "range", "tuple", "dict", "set", "str", "int", "float", "len", "sorted"}
 _EQUALS = re.compile(r"\s*==\s*")
 _SHOULD = re.compile(r"\b(?:should|must)\s+(?:return|give|be)\s+")
+_ARROW = re.compile(r"\s*(?:->|→|=>)\s*|\s+(?:should|must)\s+(?:still\s+)?(?:return|give|be)\s+")
+_RAISES = re.compile(r"\braises?\s+(?:an?\s+)?([A-Z]\w*(?:Error|Exception))\b")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_NOT_NOW = re.compile(r"\b(?:but|instead|currently|today|now)\b")
 _PROGRAM = re.compile(r"`(?:python3?\s+)(\S+\.py)((?:\s+[^`]*)?)`\s+(?:prints|outputs|shows)\s+(`[^`]*`|\"[^\"]*\"|\S+)")
 
 
@@ -33,7 +45,9 @@ def stated_examples(task: str, ws: Workspace) -> str:
     files = set(ws.list_files())
     asserts: list[str] = []
     imports: dict[str, set[str]] = {}
-    for call, expected in _calls(task):
+    one_arg = {n.qualname for n in python_names(ws) if "." not in n.qualname and _one_argument(n.signature)}
+    raising: list[tuple[str, str]] = []
+    for call, expected in [*_calls(task), *_pairs(task, one_arg)]:
         tree = ast.parse(call, mode="eval").body
         used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         ours = used & set(names)
@@ -46,6 +60,12 @@ def stated_examples(task: str, ws: Workspace) -> str:
         value = ast.literal_eval(expected)
         rhs = f"pytest.approx({expected})" if isinstance(value, float) else expected
         asserts.append(f"assert {call} == {rhs}")
+    for call, error in _raising(task, one_arg):
+        if not isinstance(getattr(builtins, error, None), type):
+            continue  # a project's own exception: where it lives is not known here
+        name = call.split("(", 1)[0]
+        imports.setdefault(names[name][:-3].replace("/", "."), set()).add(name)
+        asserts.append(f"with pytest.raises({error}):\n        {call}")
     for path, args, out in _programs(task):
         if path in files:
             asserts.append(f"r = subprocess.run([sys.executable, {path!r}, *{shlex.split(args)!r}], "
@@ -77,6 +97,79 @@ def _calls(task: str):
                 yield call, expected
 
 
+def _pairs(task: str, one_arg: set[str]):
+    """(call, expected) for each `value -> value` or `value should give value` in a paragraph that
+    names exactly one function of one argument, called on the left-hand value."""
+    for para in task.split("\n"):
+        named = {m.group(1) for m in _CALL_START.finditer(para)}
+        if len(named & one_arg) != 1 or len(named - _BUILTINS) != 1:
+            continue
+        (fn,) = named & one_arg
+        for m in _ARROW.finditer(para):
+            left = _literal_before(para, m.start())
+            right = _longest_expr(para, m.end(), stop=_is_literal, bare_tuple=False)
+            if left is not None and right is not None:
+                yield f"{fn}({left})", right
+
+
+def _raising(task: str, one_arg: set[str]):
+    """(call, exception name) for each quoted input a clause says raises: the clause's function,
+    else the only function its paragraph names."""
+    for para in task.split("\n"):
+        in_para = {m.group(1) for m in _CALL_START.finditer(para)} - _BUILTINS
+        for clause in re.split(r"(?<=[.;!?])\s+", para):
+            m = _RAISES.search(clause)
+            if not m or _NOT_NOW.search(clause):
+                continue
+            named = {w for w in re.findall(r"[A-Za-z_]\w*", clause) if w in one_arg}
+            fns = named or (in_para if len(in_para) == 1 else set())
+            if len(fns) != 1 or not fns <= one_arg:
+                continue
+            (fn,) = fns
+            spans = [(c.end(), _closing(clause, c.end())) for c in _CALL_START.finditer(clause)]
+            for q in _STRING.finditer(clause):
+                if not any(a <= q.start() < b for a, b in spans):  # an argument of a call in prose is not an input
+                    yield f"{fn}({q.group(0)})", m.group(1)
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the bracket opened just before `start` closes (the end of `text` if it never does)."""
+    depth = 1
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return len(text)
+
+
+def _one_argument(signature: str) -> bool:
+    """`def f(text)` or `def f(s, strict=False)`: one argument without a default."""
+    try:
+        fn = ast.parse(signature.strip() + ": pass").body[0]
+    except SyntaxError:
+        return False
+    a = fn.args
+    required = len(a.posonlyargs) + len(a.args) - len(a.defaults)
+    return required == 1 and not a.kwonlyargs or required == 1 and all(d is not None for d in a.kw_defaults)
+
+
+def _literal_before(text: str, end: int) -> str | None:
+    """The shortest literal that ends where `text[:end]` ends (a string, number, list…)."""
+    piece_end = len(text[:end].rstrip())
+    for start in range(piece_end - 1, max(piece_end - 200, 0) - 1, -1):
+        piece = text[start:piece_end]
+        if not piece.strip() or piece[0].isspace():
+            continue
+        if (piece[0] in "\"'[({-" or piece[0].isdigit()) and (start == 0 or not text[start - 1].isalnum()):
+            try:
+                node = ast.parse(piece, mode="eval").body
+            except SyntaxError:
+                continue
+            if _is_literal(node) and not (isinstance(node, ast.Tuple) and piece[0] != "("):
+                return piece
+    return None
+
+
 def _same_clause(between: str) -> bool:
     """The words between a call and its "should return" belong to it: a few words, no comma
     outside brackets ("returns 3 but should return 2.5", not "returns [3], but pages start at 1,
@@ -85,8 +178,9 @@ def _same_clause(between: str) -> bool:
     return "," not in flat and ";" not in flat and len(flat.split()) <= 8
 
 
-def _longest_expr(text: str, start: int, stop) -> str | None:
-    """The longest piece of `text` from `start` that parses as an expression satisfying `stop`."""
+def _longest_expr(text: str, start: int, stop, bare_tuple: bool = True) -> str | None:
+    """The longest piece of `text` from `start` that parses as an expression satisfying `stop`
+    (a tuple without brackets, `5400, "45s"`, only when `bare_tuple`)."""
     best = None
     for end in range(start + 1, min(len(text), start + 300) + 1):
         piece = text[start:end].strip().rstrip(".,;")
@@ -96,7 +190,7 @@ def _longest_expr(text: str, start: int, stop) -> str | None:
             node = ast.parse(piece, mode="eval").body
         except SyntaxError:
             continue
-        if stop(node):
+        if stop(node) and (bare_tuple or not isinstance(node, ast.Tuple) or piece.startswith("(")):
             best = piece
     return best
 
