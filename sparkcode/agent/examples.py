@@ -148,9 +148,11 @@ def _one_argument(signature: str) -> bool:
         fn = ast.parse(signature.strip() + ": pass").body[0]
     except SyntaxError:
         return False
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False  # a class: constructing one is not an example of a function
     a = fn.args
     required = len(a.posonlyargs) + len(a.args) - len(a.defaults)
-    return required == 1 and not a.kwonlyargs or required == 1 and all(d is not None for d in a.kw_defaults)
+    return required == 1 and all(d is not None for d in a.kw_defaults)  # no keyword-only argument without a default
 
 
 def _literal_before(text: str, end: int) -> str | None:

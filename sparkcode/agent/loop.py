@@ -82,6 +82,7 @@ class _Run:
     checkpointed: bool = False
     stuck: StuckDetector = field(default_factory=StuckDetector)
     base: int = 0  # messages before the run's first reply: where a fresh start goes back to
+    first: str = ""  # the task message as the run began (a fresh start adds to a copy of it)
     start: str | None = None  # checkpoint of the workspace before the run's first change
     fresh: int = 0  # fresh starts so far
     best: tuple | None = None  # (badness, checkpoint, turn, written, latest) of the best-checked version so far
@@ -306,6 +307,13 @@ class Agent:
             return False
         Checkpoint(self.ws.root, run.session.run_id).restore(run.start)
         del messages[run.base:]
+        run.first = run.first or messages[-1]["content"]
+        # the fresh attempt sees what will be checked (measured: attempts printed "Total amount: 21.75"
+        # where the tests wanted "21.75", failed, and the next attempt never saw the tests either)
+        briefs = [b for v in run.verifiers if (b := getattr(v, "brief", lambda: "")())]
+        messages[-1] = {"role": "user", "content": prompts.fresh_start_message(run.first, briefs)}
+        run.session.log("rewind", keep=len(messages) - 1)  # a resumed session sees what the model saw
+        run.session.log("message", **messages[-1])
         run.fresh += 1
         run.repairs, run.stuck, run.latest, run.touched, run.written = 0, StuckDetector(), {}, [], []
         run.stalled = 0

@@ -87,6 +87,16 @@ def first_message(task: str, workspace_map: str) -> str:
     return f"Task: {task}\n\nWorkspace:\n{workspace_map}"
 
 
+def acceptance_brief(tests: str) -> str:
+    return ("Your code must pass these acceptance tests (in .sparkcode/acceptance/; they run in the workspace folder; "
+            f"do not change them):\n```python\n{tests}\n```")
+
+
+def fresh_start_message(first: str, briefs: list[str]) -> str:
+    """The task message of a fresh attempt: the original one, and what the verifiers will check."""
+    return "\n\n".join([first, *briefs])
+
+
 def results_message(lines: list[str], problems: bool) -> str:
     tail = "Fix the problems above." if problems else "Continue, or call finish if the task is done."
     return "Results:\n" + "\n".join(f"- {ln}" for ln in lines) + "\n\n" + tail
