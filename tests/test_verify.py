@@ -229,6 +229,17 @@ def test_the_repetition_guard_ignores_ordinary_code():
     assert g2.feed("ctx.fillRect(0, 0, 10, 10);\nctx.strokeRect(1, 1, 10, 10);\n" * 40)
 
 
+def test_the_repetition_guard_catches_a_long_block_written_twice_in_a_row():
+    block = ("```python\n" + "".join(f"def f{i}(x):\n    return x * {i} + len(str(x))\n\n" for i in range(12))
+             + "```\n\nNow the tests should pass. Let's run them again:\n\n```\n3 failed, 5 passed in 0.48s\n```\n\n")
+    g = RepetitionGuard()
+    assert not any(g.feed(line + "\n") for line in block.splitlines())
+    assert any(g.feed(line + "\n") for line in block.splitlines())  # the second copy trips it
+    g2 = RepetitionGuard()  # the same code twice, once explained and once as the file: not a loop
+    twice = block.split("```\n\nNow")[0] + "```\n\nFILE: f.py\n" + block.split("```\n\nNow")[0] + "```\n"
+    assert not any(g2.feed(line + "\n") for line in twice.splitlines())
+
+
 def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
     a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "KEEP", "and again\n" + BUGGY,
                                  "once more\n" + BUGGY], repair_rounds=10, max_fresh=0)

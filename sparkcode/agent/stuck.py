@@ -73,11 +73,13 @@ def unstick_sampling(base: SamplingParams, turn: int, fresh: int = 0) -> Samplin
 
 class RepetitionGuard:
     """Watches a reply as it streams; `tripped` once its tail is the same block of lines over and
-    over (digits compared as one): a block of 1 line repeated `min_single` times or of 2-8 lines
-    repeated `min_block` times, covering at least `min_chars` characters."""
+    over (digits compared as one): a block of 1 line repeated `min_single` times, of 2-8 lines
+    repeated `min_block` times, or of 9-`max_block` lines twice in a row, covering at least
+    `min_chars` characters (measured: a 3,072-token reply that was one 60-line block — the code,
+    "let's run the tests", an imagined test report — written over and over, 232 s)."""
 
-    def __init__(self, min_single: int = 12, min_block: int = 6, min_chars: int = 600):
-        self.min_single, self.min_block, self.min_chars = min_single, min_block, min_chars
+    def __init__(self, min_single: int = 12, min_block: int = 6, min_chars: int = 600, max_block: int = 150):
+        self.min_single, self.min_block, self.min_chars, self.max_block = min_single, min_block, min_chars, max_block
         self.text = ""
         self.tripped = False
         self._checked_lines = 0
@@ -90,17 +92,18 @@ class RepetitionGuard:
         if len(lines) == self._checked_lines:
             return False
         self._checked_lines = len(lines)
-        self.tripped = _repeats(lines[-200:], self.min_single, self.min_block, self.min_chars)
+        self.tripped = _repeats(lines[-2 * self.max_block:], self.min_single, self.min_block, self.min_chars,
+                                self.max_block)
         return self.tripped
 
 
 _DIGITS = re.compile(r"\d+")
 
 
-def _repeats(lines: list[str], min_single: int, min_block: int, min_chars: int) -> bool:
+def _repeats(lines: list[str], min_single: int, min_block: int, min_chars: int, max_block: int = 8) -> bool:
     norm = [_DIGITS.sub("0", ln.strip()) for ln in lines]
-    for k in range(1, 9):
-        need = min_single if k == 1 else min_block
+    for k in range(1, max_block + 1):
+        need = min_single if k == 1 else min_block if k <= 8 else 2
         if len(norm) < k * need:
             continue
         block = norm[-k:]
