@@ -220,6 +220,20 @@ def test_a_reply_that_repeats_itself_is_cut_and_the_turn_sampled_again(tmp_path)
     assert out.turns[0].completion_tokens < 3072 // 2  # cut early, not at the token budget
 
 
+def test_a_turn_still_writing_at_the_wall_time_limit_is_cut_and_the_run_ends_timeout(tmp_path):
+    import time
+
+    def slow(request):
+        time.sleep(0.6)  # the model is still writing when the limit passes
+        return FIXED
+
+    a, backend = make(tmp_path, [slow, TESTS], wall_limit_s=0.3)
+    out = a.run(TASK)
+    assert out.status == "timeout" and "during a turn" in out.summary
+    assert not (a.ws.root / "stats.py").exists()  # the cut reply was not acted on
+    assert len(backend.requests) == 1
+
+
 def test_the_repetition_guard_ignores_ordinary_code():
     g = RepetitionGuard()
     code = "\n".join(f"    cell{i} = document.createElement('div')" for i in range(40)) + "\n"

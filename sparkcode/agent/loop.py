@@ -158,13 +158,16 @@ class Agent:
             return self._end(run, "max_turns", f"stopped after {cfg.max_turns} turns")
         except KeyboardInterrupt:
             return self._end(run, "interrupted", "interrupted by the user")
+        except _OutOfTime:
+            return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached during a turn")
 
     # ---- act ----------------------------------------------------------------------------
     def _act(self, messages: list[dict], budget: int, sampling: SamplingParams, run: _Run) -> Turn:
         guard = RepetitionGuard()
         done = None
+        deadline = run.t0 + self.config.wall_limit_s  # a turn is cut at the wall-time limit, not finished past it
         request = ChatRequest(list(messages), max_tokens=budget, sampling=sampling, speculate=self.config.speculate,
-                              should_stop=lambda: guard.tripped)
+                              should_stop=lambda: guard.tripped or time.perf_counter() > deadline)
         for ev in self.backend.stream_chat(request):
             if isinstance(ev, TextDelta):
                 self.ui.text(ev.text)
@@ -174,6 +177,8 @@ class Agent:
         if done is None:
             raise RuntimeError(f"backend {self.backend.name} ended without a reply")
         run.tokens_used += done.stats.decode_tokens
+        if time.perf_counter() > deadline and not guard.tripped:
+            raise _OutOfTime()
         if guard.tripped:
             self.ui.note("the reply started repeating the same lines: cut, and the turn is sampled again")
             run.session.log("runaway", content=done.text[-4000:])
@@ -372,6 +377,10 @@ class Agent:
             return self.ws.resolve(rel).is_file()
         except ToolError:
             return False
+
+
+class _OutOfTime(Exception):
+    """The wall-time limit passed while the model was still writing: the cut reply is not used."""
 
 
 def _stuck_reason(turn: Turn, messages: list[dict]) -> tuple[str | None, int | None]:

@@ -30,9 +30,14 @@ class ScriptedBackend:
         text = reply(request) if callable(reply) else reply
         words = len(text) // 4 + 1
         text = text[: max(0, request.max_tokens * 4)] if words > request.max_tokens else text
+        finish = "length" if words > request.max_tokens else "stop"
         for i in range(0, len(text), self.chunk):
             yield TextDelta(text[i : i + self.chunk])
+            if request.should_stop is not None and request.should_stop():  # as the engine does
+                text, finish = text[: i + self.chunk], "cancelled"
+                words = len(text) // 4 + 1
+                break
         prompt = sum(len(str(m.get("content", ""))) for m in request.messages) // 4
-        yield Done(text, "length" if words > request.max_tokens else "stop",
+        yield Done(text, finish,
                    Stats(prompt_tokens=prompt, decode_tokens=min(words, request.max_tokens), ttft_s=0.001,
                          decode_s=0.01, wall_s=0.011), [])
