@@ -472,6 +472,16 @@ def test_after_failed_repairs_the_run_starts_afresh_from_the_original_files_and_
     assert Session.latest(a.ws.root).messages()[1]["content"] == first
 
 
+def test_a_fresh_attempt_is_told_what_the_thrown_away_attempt_failed(tmp_path):
+    bad = [py("stats.py", f"def mean(xs)\n    return {i}\n") for i in range(3)]  # a syntax error each time
+    a, backend = make(tmp_path, [*bad, FIXED, TESTS], fresh_after=2)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    first = backend.requests[3].messages[1]["content"]
+    assert [m["role"] for m in backend.requests[3].messages] == ["system", "user"]
+    assert "earlier attempt" in first and "stats.py:" in first and "SyntaxError" in first
+
+
 def test_a_run_that_fails_ends_with_the_version_that_failed_fewest_checks(tmp_path):
     half = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n")  # fails the empty cases only
     worse = py("stats.py", "def mean(xs):\n    return -1\n")  # fails every test

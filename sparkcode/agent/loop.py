@@ -316,7 +316,8 @@ class Agent:
         # the fresh attempt sees what will be checked (measured: attempts printed "Total amount: 21.75"
         # where the tests wanted "21.75", failed, and the next attempt never saw the tests either)
         briefs = [b for v in run.verifiers if (b := getattr(v, "brief", lambda: "")())]
-        messages[-1] = {"role": "user", "content": prompts.fresh_start_message(run.first, briefs)}
+        failed = [f"{c.path}: {c.message}" for p, c in run.latest.items() if not c.ok and not p.startswith(STATE_DIR + "/")]
+        messages[-1] = {"role": "user", "content": prompts.fresh_start_message(run.first, briefs, failed)}
         run.session.log("rewind", keep=len(messages) - 1)  # a resumed session sees what the model saw
         run.session.log("message", **messages[-1])
         run.fresh += 1

@@ -92,9 +92,12 @@ def acceptance_brief(tests: str) -> str:
             f"do not change them):\n```python\n{tests}\n```")
 
 
-def fresh_start_message(first: str, briefs: list[str]) -> str:
-    """The task message of a fresh attempt: the original one, and what the verifiers will check."""
-    return "\n\n".join([first, *briefs])
+def fresh_start_message(first: str, briefs: list[str], failed: list[str]) -> str:
+    """The task message of a fresh attempt: the original one, what the verifiers will check, and
+    what the abandoned attempt failed (so as not to make the same mistake)."""
+    earlier = ["An earlier attempt at this task was thrown away because these checks failed; avoid its mistakes:\n"
+               + "\n".join(f"- {f[:400]}" for f in failed[:3])] if failed else []
+    return "\n\n".join([first, *briefs, *earlier])
 
 
 def results_message(lines: list[str], problems: bool) -> str:
