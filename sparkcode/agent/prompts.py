@@ -33,7 +33,7 @@ FILE: <path>
 
 _WORK_RULES = """- Write complete, working code. Never leave placeholders or TODOs.
 - A web page, app or game is ONE self-contained HTML file: inline <style> and <script>, no external files or libraries. It must start by itself when the page loads.
-- Games must be complete and playable: a running game loop, keyboard controls, score, game over and restart.
+- Games must be complete and playable: a play area of at least 400x400 pixels, a game loop on a timer at a speed a person can follow, keyboard controls, a score shown on the page, and at game over a message drawn on the page (never alert()) with Space or Enter starting a new game. Define every function you call.
 - Use relative paths inside the workspace.
 - A command-line program prints its errors on stderr and exits with a non-zero status (the one the task names).
 - Keep every existing public function, class and method unless the task says to remove it.
