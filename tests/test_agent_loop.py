@@ -232,6 +232,16 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
     assert actions[0].args["path"] == "snake.html"
 
 
+def test_a_tool_call_in_a_json_block_runs_and_leaves_the_file_block_above_it_saved():
+    reply = ("```python\nimport sys\n\nprint(sum(1 for _ in open(sys.argv[1])))\n```\n\n"
+             '```json\n{"name": "run", "arguments": {"command": "python count.py data.txt"}}\n```')
+    actions, errors = parse_reply(reply, existing_files=["count.py", "data.txt"])
+    assert errors == [] and [(a.tool, a.args.get("path") or a.args.get("command")) for a in actions] == [
+        ("write_file", "count.py"), ("run", "python count.py data.txt")]
+    config = '```json\n{"name": "demo", "version": "1.0.0"}\n```'  # JSON that is not a call stays a block
+    assert parse_reply(config, existing_files=[])[0] == []
+
+
 def test_a_repeated_reply_is_dropped_and_the_turn_sampled_anew(tmp_path):
     a, backend = agent(tmp_path, [BROKEN_HTML, "I think it works.", "I think it works.", GOOD_HTML])
     out = a.run("make a moving square")

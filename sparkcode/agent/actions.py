@@ -9,13 +9,15 @@ Recognised, in this order, each consuming its span of the text:
    whose extension fits the block's language (never for shell blocks). A lone
    unnamed code block is taken as the single existing file of its type, or, in an empty
    workspace, as the file of its language (``index.html``, ``main.py``, …) when it is the only
-   code in the reply; otherwise it is not saved (a snippet is not a file) and the model is told.
+   code in the reply; otherwise it is not saved (a snippet is not a file) and the model is told;
+4. an unnamed fenced block that is exactly a JSON tool call (``{"name": …, "arguments": {…}}``).
 
 Malformed pieces become error strings that go back to the model; parsing never raises.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -67,6 +69,7 @@ def _strip_edit_blocks(text: str) -> str:
 
 def _file_blocks(text: str, existing: list[str]) -> list[Action]:
     found: list[Action] = []
+    calls: list[Action] = []
     unnamed: list[tuple[str, str]] = []
     for m in _FENCE.finditer(text):
         info, body = m.group("info").strip(), m.group("body")
@@ -74,6 +77,8 @@ def _file_blocks(text: str, existing: list[str]) -> list[Action]:
         path = _path_from_info(info) or _path_before(text, m.start()) or _path_in_prose(text, m.start(), lang)
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
+        elif (call := _fenced_call(body)) is not None:
+            calls.append(call)
         else:
             unnamed.append((lang, body))
     code = [(lang, body) for lang, body in unnamed if _LANG_FILE.get(lang, "?") is not None and body.count("\n") >= 2]
@@ -86,7 +91,21 @@ def _file_blocks(text: str, existing: list[str]) -> list[Action]:
         path = same[0] if len(same) == 1 else None if existing else _LANG_FILE.get(lang)
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
-    return found
+    return found + calls
+
+
+def _fenced_call(body: str) -> Action | None:
+    """A tool call written as a bare JSON block, ``{"name": "run", "arguments": {...}}``, as small
+    models do after a file block (measured: the json block also made the python block above it
+    one of two unnamed blocks, so the file was not saved)."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(obj, dict) and set(obj) == {"name", "arguments"} and isinstance(obj["name"], str) \
+            and isinstance(obj["arguments"], dict):
+        return Action(obj["name"], obj["arguments"])
+    return None
 
 
 def _path_from_info(info: str) -> str | None:
