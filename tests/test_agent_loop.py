@@ -232,6 +232,13 @@ def test_unnamed_block_overwrites_the_single_existing_file_of_its_type():
     assert actions[0].args["path"] == "snake.html"
 
 
+def test_a_block_under_a_placeholder_name_goes_to_the_one_file_of_its_type_the_task_names():
+    reply = "FILE: <path>\n```python\nimport sys\n\nprint(sys.argv[1])\n```"
+    actions, _ = parse_reply(reply, existing_files=["sales.csv"], named_files=["csvsum.py", "report.html"])
+    assert [(a.tool, a.args["path"]) for a in actions] == [("write_file", "csvsum.py")]
+    assert parse_reply(reply, existing_files=["sales.csv"], named_files=["a.py", "b.py"])[0] == []  # which one?
+
+
 def test_a_tool_call_in_a_json_block_runs_and_leaves_the_file_block_above_it_saved():
     reply = ("```python\nimport sys\n\nprint(sum(1 for _ in open(sys.argv[1])))\n```\n\n"
              '```json\n{"name": "run", "arguments": {"command": "python count.py data.txt"}}\n```')

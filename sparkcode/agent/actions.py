@@ -7,7 +7,8 @@ Recognised, in this order, each consuming its span of the text:
    ``path:`` line) right before a fenced block, or a path in the fence's info string, or a
    prose line just above the block that names one file ("Create a file named `game.html`:")
    whose extension fits the block's language (never for shell blocks). A lone
-   unnamed code block is taken as the single existing file of its type, or, in an empty
+   unnamed code block (or one named by a placeholder, ``FILE: <path>``) is taken as the single
+   file of its type the task names, else the single existing file of its type, or, in an empty
    workspace, as the file of its language (``index.html``, ``main.py``, …) when it is the only
    code in the reply; otherwise it is not saved (a snippet is not a file) and the model is told;
 4. an unnamed fenced block that is exactly a JSON tool call (``{"name": …, "arguments": {…}}``).
@@ -42,7 +43,9 @@ _LANG_FILE = {"html": "index.html", "python": "main.py", "py": "main.py", "javas
 _EXT_OF = {"html": ".html", "python": ".py", "py": ".py", "javascript": ".js", "js": ".js", "css": ".css"}
 
 
-def parse_reply(text: str, existing_files: list[str] | None = None) -> tuple[list[Action], list[str]]:
+def parse_reply(text: str, existing_files: list[str] | None = None,
+                named_files: list[str] | None = None) -> tuple[list[Action], list[str]]:
+    """`named_files`: the files the task names; a lone unnamed block goes to the one of its type."""
     actions: list[Action] = []
     errors: list[str] = []
     rest = text
@@ -58,7 +61,7 @@ def parse_reply(text: str, existing_files: list[str] | None = None) -> tuple[lis
         actions += [Action(c.name, c.arguments) for c in calls]
         errors += call_errors
         rest = re.sub(r"<tool_call>.*?(?:</tool_call>|$)", "", rest, flags=re.S)
-    actions += _file_blocks(rest, existing_files or [])
+    actions += _file_blocks(rest, existing_files or [], named_files or [])
     return actions, errors
 
 
@@ -67,7 +70,7 @@ def _strip_edit_blocks(text: str) -> str:
     return out
 
 
-def _file_blocks(text: str, existing: list[str]) -> list[Action]:
+def _file_blocks(text: str, existing: list[str], named: list[str]) -> list[Action]:
     found: list[Action] = []
     calls: list[Action] = []
     unnamed: list[tuple[str, str]] = []
@@ -86,9 +89,11 @@ def _file_blocks(text: str, existing: list[str]) -> list[Action]:
         lang, body = code[0]
         ext = _EXT_OF.get(lang)
         same = [f for f in existing if ext and f.endswith(ext)]
-        # the single file of that type; a default name only in a workspace without files, where a
-        # snippet cannot be meant as a fragment of some other file
-        path = same[0] if len(same) == 1 else None if existing else _LANG_FILE.get(lang)
+        told = [f for f in named if ext and f.endswith(ext)]
+        # the single file of that type the task names, else the single one in the workspace; a
+        # default name only in a workspace without files, where a snippet cannot be meant as a
+        # fragment of some other file (measured: "FILE: <path>" copied from the prompt, for csvsum.py)
+        path = told[0] if len(told) == 1 else same[0] if len(same) == 1 else None if existing else _LANG_FILE.get(lang)
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
     return found + calls

@@ -36,7 +36,7 @@ from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
 from .imports import add_missing_imports
-from .names import removal_asked
+from .names import files_named, removal_asked
 from .session import Session
 from .results import Outcome, Reporter, SilentReporter, Turn, TurnStats
 from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
@@ -184,7 +184,7 @@ class Agent:
             run.session.log("runaway", content=done.text[-4000:])
             return Turn(done.text, done.stats, [], [], [], [], [], False, "", False, runaway=True)
         t_tools = time.perf_counter()
-        actions, errors = parse_reply(done.text, list(self.ws.list_files()))
+        actions, errors = parse_reply(done.text, list(self.ws.list_files()), files_named(run.task))
         if not run.checkpointed and any(a.tool in ("write_file", "edit_file", "run") for a in actions):
             if self.ws.can_write:
                 run.start = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"before run {run.session.run_id}")

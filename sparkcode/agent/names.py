@@ -113,3 +113,13 @@ def removal_asked(task: str, name: str) -> bool:
     whole-file rewrites)."""
     return any(old == name for old, _ in renames_in(task)) or bool(re.search(
         rf"\b(?:remove|delete|drop|get rid of)\b[^.\n]{{0,40}}\b{re.escape(name)}\b", task, re.I))
+
+
+_FILE_NAME = re.compile(r"(?<![\w/.-])([\w-]+(?:/[\w-]+)*\.(?:py|html|js|css))\b")
+
+
+def files_named(statement: str) -> list[str]:
+    """The files a task statement names ("Write rle.py …", "in snake.html"), in order: what an Aider
+    user passes on the command line so that Aider may create them, and where a reply's one unnamed
+    code block of that type belongs."""
+    return list(dict.fromkeys(_FILE_NAME.findall(statement)))

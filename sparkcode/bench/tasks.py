@@ -62,6 +62,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..agent.names import files_named
 from ..errors import SparkcodeError
 
 TASKS_DIR = Path(__file__).resolve().parent / "data" / "tasks"
@@ -328,15 +329,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-_FILE_NAME = re.compile(r"(?<![\w/.-])([\w-]+(?:/[\w-]+)*\.(?:py|html|js|css))\b")
-
-
-def files_named(statement: str) -> list[str]:
-    """The files a task statement names ("Write rle.py …", "in snake.html"), in order: what an Aider
-    user passes on the command line so that Aider may create them."""
-    return list(dict.fromkeys(_FILE_NAME.findall(statement)))
 
 
 def aider_command(exe: str | Path, model_id: str, api_base: str, message: str, files: list[str],
