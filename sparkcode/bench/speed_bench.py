@@ -44,7 +44,7 @@ def main(args) -> int:
     if "draft" in modes and draft is None:
         modes.remove("draft")
         print(f"no draft model known for {model}: skipping the draft mode")
-    engine = Engine(model, n_ctx=8192, threads=args.threads, draft_model=draft)
+    engine = Engine(model, n_ctx=8192, threads=args.threads, draft_model=draft, prompt_cache=False)
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     peers = [p.strip() for p in (getattr(args, "peers", "") or "prompt-lookup").split(",") if p.strip()]
     peer = _peer_prompt_lookup(str(engine.model.path), engine.threads) if "prompt-lookup" in peers else None

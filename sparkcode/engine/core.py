@@ -15,6 +15,7 @@ requests in front of it).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -24,6 +25,7 @@ from ..errors import EngineError
 from .chat import ChatFormatter
 from .grammar import GrammarConstraint
 from .llama import LlamaContext, LlamaModel
+from .prompt_cache import PromptCache
 from .sampling import Sampler, SamplingParams
 from .stats import Done, Stats, TextDelta
 from .text import TextStream
@@ -42,14 +44,20 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class Engine:
     def __init__(self, model: str | Path | None = None, n_ctx: int = 8192, threads: int | None = None,
                  flash_attn: bool = True, n_batch: int = 512, show_progress: bool = True,
-                 draft_model: str | Path | None = None):
+                 draft_model: str | Path | None = None, prompt_cache: bool = True):
+        """`prompt_cache`: keep the KV state of long prompt prefixes on disk for later processes
+        (prompt_cache.py); benchmarks of cold prefill turn it off."""
         self.model_name = str(model or models.DEFAULT_MODEL)
         path = models.resolve(self.model_name, show_progress=show_progress)
         self.model = LlamaModel(path)
         self.ctx = LlamaContext(self.model, n_ctx=n_ctx, n_batch=n_batch, threads=threads, flash_attn=flash_attn)
+        spec = models.spec_for_path(path)
+        self.disk_cache = PromptCache.for_model(models.home_dir(), path, spec.sha256 if spec else None,
+                                                n_ctx=self.ctx.n_ctx, flash_attn=flash_attn) if prompt_cache else None
         self.formatter = ChatFormatter(self.model.chat_template, self.model.token_text(self.model.bos),
                                        self.model.token_text(self.model.eos))
         self.cached: list[int] = []  # tokens whose KV is in the cache, in order from position 0
+        self.disk_tokens = 0  # of the last prefill's cached tokens, how many came from the disk cache
         self._draft_name = draft_model
         self._speculators: dict = {}  # mode -> Speculator (its drafters and cost table)
         self._drafters: dict = {}  # "ngram" / "draft" -> drafter, shared by the modes
@@ -73,13 +81,27 @@ class Engine:
             text = prompt
         else:
             return [int(t) for t in prompt]
+        return self._tokenize(text)
+
+    def _tokenize(self, text: str) -> list[int]:
         toks = self.model.tokenize(text, add_special=self.model.add_bos, parse_special=True)
         if len(toks) > 1 and toks[0] == toks[1] == self.model.bos:
             toks = toks[1:]  # template already wrote the BOS text
         return toks
 
-    def prefill(self, tokens: list[int]):
-        """Make the KV cache hold `tokens`; return (logits of the last token, cached count)."""
+    def system_prefix(self, prompt: Prompt, tools: list[dict] | None, tokens: list[int]) -> int:
+        """How many of `tokens` are the rendered system message (and tools): the prefix other
+        requests share, worth keeping on disk. 0 when the prompt has none."""
+        if not (isinstance(prompt, list) and prompt and isinstance(prompt[0], dict) and prompt[0].get("role") == "system"):
+            return 0
+        return common_prefix(self._tokenize(self.render(prompt[:1], tools)), tokens)
+
+    def prefill(self, tokens: list[int], keep: int = 0):
+        """Make the KV cache hold `tokens`; return (logits of the last token, cached count).
+
+        With a disk cache, the longest saved prefix of `tokens` is restored when it is longer than
+        what the KV cache already shares; a prefix of `keep` tokens (the system message) and a
+        whole long prompt are saved for later processes."""
         if not tokens:
             raise EngineError("empty prompt")
         n = common_prefix(self.cached, tokens)
@@ -87,9 +109,41 @@ class Engine:
         if n < len(self.cached):
             self.ctx.truncate(n)
             del self.cached[n:]
-        slots = self.ctx.decode(tokens[n:], n, "last")
-        self.cached.extend(tokens[n:])
+        self.disk_tokens = 0
+        n = self._restore_from_disk(tokens, n)
+        disk = self.disk_cache
+        # save points: the system message, and a long prompt but its last token (an identical prompt
+        # later restores all of it and evaluates that token for its logits)
+        last = len(tokens) - 1
+        saves = [] if disk is None else sorted({k for k in (keep, last) if n < k <= last and (
+            k >= disk.min_tokens if k == keep else k >= disk.long_tokens) and not disk.has(tokens[:k])})
+        slots = []
+        for end in [*saves, len(tokens)]:
+            if end > len(self.cached):
+                slots = self.ctx.decode(tokens[len(self.cached):end], len(self.cached), "last")
+                self.cached.extend(tokens[len(self.cached):end])
+            if end in saves:
+                disk.save(self.cached, bytes(self.ctx.save_seq()))
         return self.ctx.logits_at(slots[-1]).copy(), n
+
+    def _restore_from_disk(self, tokens: list[int], n: int) -> int:
+        """Put back the longest prefix of `tokens` saved on disk if it beats the `n` tokens shared
+        in memory (never all of them: the last token is evaluated for its logits)."""
+        if self.disk_cache is None:
+            return n
+        entry = self.disk_cache.longest(tokens[:-1], more_than=n)
+        data = self.disk_cache.load(entry) if entry else None
+        if data is None:
+            return n
+        try:
+            self.ctx.restore_seq((ctypes.c_uint8 * len(data)).from_buffer_copy(data))
+        except EngineError:  # a state this context cannot take: forget it, evaluate as usual
+            self.disk_cache.forget(entry.name)
+            self.cached.clear()
+            return 0
+        self.cached[:] = entry.tokens
+        self.disk_tokens = len(entry.tokens)
+        return len(entry.tokens)
 
     def reset(self) -> None:
         self.ctx.clear()
@@ -137,19 +191,21 @@ class Engine:
         try:
             if constraint is not None and not sampling.greedy:
                 speculate = "off"
-            yield from self._generate(tokens, t0, max_tokens, sampling, stop, speculate, should_stop, constraint)
+            keep = self.system_prefix(prompt, tools, tokens) if self.disk_cache is not None else 0
+            yield from self._generate(tokens, t0, max_tokens, sampling, stop, speculate, should_stop, constraint, keep)
         finally:
             if constraint is not None:
                 constraint.close()
 
     def _generate(self, tokens: list[int], t0: float, max_tokens: int, sampling: SamplingParams,
                   stop: list[str] | None, speculate: str, should_stop: Callable[[], bool] | None,
-                  constraint: GrammarConstraint | None) -> Iterator[TextDelta | Done]:
+                  constraint: GrammarConstraint | None, keep: int = 0) -> Iterator[TextDelta | Done]:
         stats = Stats(prompt_tokens=len(tokens), speculate=speculate)
         sampler = Sampler(sampling)
         if speculate != "off":
             self.speculator(speculate)  # load drafters / calibrate before the clock matters
-        logits, stats.cached_tokens = self.prefill(tokens)
+        logits, stats.cached_tokens = self.prefill(tokens, keep)
+        stats.disk_cached_tokens = self.disk_tokens
         t_prefill = time.perf_counter()
         stats.prefill_s = t_prefill - t0
         text = TextStream(stop)

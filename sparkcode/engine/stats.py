@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 class Stats:
     prompt_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
+    disk_cached_tokens: int = 0  # of those, restored from the prompt cache on disk
     prefill_s: float = 0.0  # time to evaluate the uncached prompt tokens
     ttft_s: float = 0.0  # request start -> first token chosen
     decode_tokens: int = 0

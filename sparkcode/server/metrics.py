@@ -67,6 +67,7 @@ class Metrics:
         self.tokens_generated = 0
         self.prompt_tokens = 0
         self.cached_tokens = 0
+        self.disk_cached_tokens = 0
         self.ttft = Histogram(TTFT_BUCKETS)
         self.decode_tps = Histogram(TPS_BUCKETS)
         self.queue_depth = queue_depth
@@ -84,6 +85,7 @@ class Metrics:
             self.tokens_generated += s.decode_tokens
             self.prompt_tokens += s.prompt_tokens
             self.cached_tokens += s.cached_tokens
+            self.disk_cached_tokens += s.disk_cached_tokens
             if s.decode_tokens > 0:
                 self.ttft.observe(s.ttft_s)
             if s.decode_tps > 0:
@@ -104,6 +106,8 @@ class Metrics:
                 ("sparkcode_prompt_tokens_total", "Prompt tokens received.", self.prompt_tokens),
                 ("sparkcode_cached_prompt_tokens_total", "Prompt tokens served from the prefix cache.",
                  self.cached_tokens),
+                ("sparkcode_disk_cached_prompt_tokens_total",
+                 "Of the cached prompt tokens, those restored from the prompt cache on disk.", self.disk_cached_tokens),
             ):
                 out += [f"# HELP {name} {help}", f"# TYPE {name} counter", f"{name} {v}"]
             out += self.ttft.render("sparkcode_ttft_seconds", "Time from request start to first token.")
