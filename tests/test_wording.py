@@ -39,6 +39,8 @@ def test_made_up_means_prose_the_task_does_not_contain():
     assert not made_up("No values given!", TASK)  # the task says it (case and punctuation aside)
     assert not made_up("212.0", TASK) and not made_up("a b c", TASK) and not made_up("error", TASK)
     assert not made_up(3, TASK)
+    assert made_up("Invalid subcommand", TASK) and made_up("missing value", TASK)  # two words of an error
+    assert not made_up("hello world", TASK) and not made_up("No values", TASK)  # data; or the task's words
 
 
 def test_made_up_wording_is_relaxed_and_everything_else_kept():

@@ -11,7 +11,8 @@ are used, each such demand is relaxed to what the task does say, that there is a
 - ``pytest.raises(E, match="made-up sentence")`` -> ``pytest.raises(E)``.
 
 A string is *made up* when it reads as a sentence (three or more words of letters, capitalised,
-ending in punctuation or holding a word such as "the", "must", "invalid") and, compared
+ending in punctuation or holding a word such as "the", "must", "invalid"; or two words, one of
+them an error word: "Invalid subcommand") and, compared
 without case, punctuation or spacing, is not part of the task statement. Values (numbers,
 single words, data the task quotes) are never touched.
 """
@@ -32,13 +33,19 @@ _SENTENCE = {"the", "is", "are", "be", "not", "must", "should", "cannot", "pleas
              "error", "invalid", "unknown", "missing"}
 
 
+_ERRORISH = {"error", "invalid", "unknown", "missing", "not", "cannot", "must", "failed", "no", "bad", "wrong"}
+
+
 def _prose(value: object) -> bool:
     """Three or more words of letters that read as a sentence: capitalised, ending in punctuation
-    or holding a word sentences (and error messages) are made of — not data such as "a b c"."""
+    or holding a word sentences (and error messages) are made of — not data such as "a b c"; or
+    two words of an error message ("Invalid subcommand", "missing value": measured, a converter
+    that exited 2 with argparse's message failed three such tests until the run timed out)."""
     if not isinstance(value, str):
         return False
     words = [w.strip(".,:;!?'\"()") for w in value.split()]
-    if sum(bool(_WORD.fullmatch(w)) for w in words) < 3:
+    need = 2 if any(w.lower() in _ERRORISH for w in words) else 3
+    if sum(bool(_WORD.fullmatch(w)) for w in words) < need:
         return False
     text = value.strip()
     return text[:1].isupper() or text[-1:] in ".!:" or any(w.lower() in _SENTENCE for w in words)
