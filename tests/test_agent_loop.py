@@ -247,6 +247,8 @@ def test_a_tool_call_in_a_json_block_runs_and_leaves_the_file_block_above_it_sav
         ("write_file", "count.py"), ("run", "python count.py data.txt")]
     config = '```json\n{"name": "demo", "version": "1.0.0"}\n```'  # JSON that is not a call stays a block
     assert parse_reply(config, existing_files=[])[0] == []
+    example = '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'  # not one of our tools
+    assert parse_reply(example, existing_files=[])[0] == []
 
 
 def test_a_repeated_reply_is_dropped_and_the_turn_sampled_anew(tmp_path):

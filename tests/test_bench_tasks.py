@@ -322,3 +322,4 @@ def test_cli_flags_and_list(capsys):
 def test_aider_is_given_the_code_files_a_task_names_so_it_may_create_them():
     assert T.files_named("Write rle.py with encode(); keep data in todo.json; see pages/index.html.") == [
         "rle.py", "pages/index.html"]
+    assert T.files_named("Draw it with Chart.js in a Node.js server, server.js.") == ["server.js"]  # libraries

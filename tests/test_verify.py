@@ -249,6 +249,11 @@ def test_the_repetition_guard_catches_a_long_block_written_twice_in_a_row():
     g = RepetitionGuard()
     assert not any(g.feed(line + "\n") for line in block.splitlines())
     assert any(g.feed(line + "\n") for line in block.splitlines())  # the second copy trips it
+    cards = "".join(f"<div class='card'>\n  <h2>Item {i}</h2>\n  <img src='item{i}.png' alt='item {i}'>\n"
+                    f"  <p>Price: {i * 3} EUR, a fine thing to buy</p>\n  <p>Weight: {i + 1} kg</p>\n"
+                    f"  <p>In stock: {i * 7}</p>\n  <button data-id='{i}'>Add to cart</button>\n"
+                    f"  <a href='#item{i}'>More about item {i}</a>\n</div>\n" for i in range(3))
+    assert not RepetitionGuard().feed(cards)  # cards that differ in their numbers are not a loop
     g2 = RepetitionGuard()  # the same code twice, once explained and once as the file: not a loop
     twice = block.split("```\n\nNow")[0] + "```\n\nFILE: f.py\n" + block.split("```\n\nNow")[0] + "```\n"
     assert not any(g2.feed(line + "\n") for line in twice.splitlines())
@@ -395,6 +400,25 @@ def test_stated_input_output_lists_and_error_inputs_become_tests(tmp_path):
                      'assert label(2000) == "2kg"',
                      "with pytest.raises(ValueError):", 'to_grams("")', "with pytest.raises(ValueError):",
                      'to_grams("kg")', "with pytest.raises(ValueError):", 'to_grams("5x")']
+
+
+def test_stated_pairs_and_error_inputs_are_not_taken_from_what_the_task_does_not_say(tmp_path):
+    from sparkcode.agent.examples import stated_examples
+
+    (tmp_path / "m.py").write_text("def clamp(x):\n    pass\n\n\ndef yn(s):\n    pass\n\n\ndef rev(s):\n    pass\n")
+    ws = Workspace(tmp_path)
+    said = {
+        "clamp(x) keeps numbers in 0..10: -5 -> 0, 12.5 -> 10.": ["assert clamp(-5) == 0", "assert clamp(12.5) == 10"],
+        'yn(s) returns 0 for "0" and raises ValueError for "x".': ["with pytest.raises(ValueError):", 'yn("x")'],
+        'yn(s) raises ValueError unless s is "yes" or "no".': [],
+        'yn(s) must not raise ValueError for " y ".': [],
+        'yn(s) raises ValueError with the message "empty input".': [],
+        'Today clamp(x) gives the wrong value: 5 -> 7.': [],
+        'clamp(x) keeps numbers in range; rev(s) reverses them: 5 -> 5.': [],  # which function?
+    }
+    for task, want in said.items():
+        got = [ln.strip() for ln in stated_examples(task, ws).splitlines() if ln.startswith("    ")]
+        assert got == want, task
 
 
 def test_rewriting_a_buggy_file_unchanged_is_verified_like_a_change(tmp_path):

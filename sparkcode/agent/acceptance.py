@@ -281,14 +281,17 @@ def asserts_stated_value(source: str, line: int, task: str) -> bool:
     if not stmts:
         return False
     stmt = min(stmts, key=lambda n: (n.end_lineno or n.lineno) - n.lineno)
-    compares = [c for c in ast.walk(stmt) if isinstance(c, ast.Compare)]
-    sides = [s for c in compares for s in [c.left, *c.comparators]]
-    values = [v for v in (_literal(s) for s in sides) if v is not _NOT]
+    test = stmt.test if isinstance(stmt, ast.Assert) else None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False  # only `assert x == value`: not `!=`, `>`, nor a comparison buried in a call
+    values = [v for v in (_literal(s) for s in (test.left, test.comparators[0])) if v is not _NOT]
     flat_task = _flat(task)
     for v in values:
         if isinstance(v, str):
-            if len(v.strip()) >= 2 and v.strip() in task:
+            if len(v.strip()) >= 2 and re.search(rf"(?<!\w){re.escape(v.strip())}(?!\w)", task):
                 return True
+        elif isinstance(v, (list, tuple, dict, set)) and not v:
+            continue  # [] is in "mean([])" and says nothing
         elif isinstance(v, bool) or v is None:
             continue
         elif isinstance(v, (int, float)):

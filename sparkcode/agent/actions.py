@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 
 from ..engine.chat import parse_tool_calls
 from .edits import parse_edit_blocks
+from .tools import TOOL_SPECS
 from .workspace import ToolError
+
+TOOL_NAMES = {spec["function"]["name"] for spec in TOOL_SPECS}
 
 
 @dataclass
@@ -107,7 +110,7 @@ def _fenced_call(body: str) -> Action | None:
         obj = json.loads(body)
     except ValueError:
         return None
-    if isinstance(obj, dict) and set(obj) == {"name", "arguments"} and isinstance(obj["name"], str) \
+    if isinstance(obj, dict) and set(obj) == {"name", "arguments"} and obj["name"] in TOOL_NAMES \
             and isinstance(obj["arguments"], dict):
         return Action(obj["name"], obj["arguments"])
     return None

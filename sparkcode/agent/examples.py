@@ -36,6 +36,7 @@ _ARROW = re.compile(r"\s*(?:->|→|=>)\s*|\s+(?:should|must)\s+(?:still\s+)?(?:r
 _RAISES = re.compile(r"\braises?\s+(?:an?\s+)?([A-Z]\w*(?:Error|Exception))\b")
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _NOT_NOW = re.compile(r"\b(?:but|instead|currently|today|now)\b")
+_WRONG_TODAY = re.compile(r"\b(?:wrong|old|currently|today|instead|incorrect|bug|buggy)\b", re.I)
 _PROGRAM = re.compile(r"`(?:python3?\s+)(\S+\.py)((?:\s+[^`]*)?)`\s+(?:prints|outputs|shows)\s+(`[^`]*`|\"[^\"]*\"|\S+)")
 
 
@@ -99,27 +100,45 @@ def _calls(task: str):
 
 def _pairs(task: str, one_arg: set[str]):
     """(call, expected) for each `value -> value` or `value should give value` in a paragraph that
-    names exactly one function of one argument, called on the left-hand value."""
+    names exactly one function (with or without brackets), of one argument, called on the
+    left-hand value. Arrows inside quotes, sentences about what is wrong today and sentences that
+    set an argument (`with places=1, 7.256 -> 7.3`) are skipped."""
     for para in task.split("\n"):
-        named = {m.group(1) for m in _CALL_START.finditer(para)}
-        if len(named & one_arg) != 1 or len(named - _BUILTINS) != 1:
+        named = {m.group(1) for m in _CALL_START.finditer(para)} - _BUILTINS
+        named |= {w for w in re.findall(r"[A-Za-z_]\w*", para) if w in one_arg}
+        if len(named) != 1 or not named <= one_arg:
             continue
-        (fn,) = named & one_arg
-        for m in _ARROW.finditer(para):
-            left = _literal_before(para, m.start())
-            right = _longest_expr(para, m.end(), stop=_is_literal, bare_tuple=False)
-            if left is not None and right is not None:
-                yield f"{fn}({left})", right
+        (fn,) = named
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", para):
+            if _WRONG_TODAY.search(sentence) or re.search(r"\b\w+\s*=\s*[\w\"']", sentence):
+                continue
+            for m in _ARROW.finditer(sentence):
+                if _inside_quotes(sentence, m.start()):
+                    continue
+                left = _literal_before(sentence, m.start())
+                right = _longest_expr(sentence, m.end(), stop=_is_literal, bare_tuple=False)
+                if left is not None and right is not None:
+                    yield f"{fn}({left})", right
+
+
+_CUE = re.compile(r"(?:such as|like|e\.g\.,?|for example,?|for instance,?|including|for|on)\s+"
+                  r"((?:\"[^\"\n]*\"(?:\s*,\s*|\s*,?\s+(?:or|and)\s+)?)+)"
+                  r"|\(((?:\"[^\"\n]*\"(?:\s*,\s*|\s*,?\s+(?:or|and)\s+)?)+)\)")
+_RESULT_VERB = re.compile(r"\b(?:returns?|gives?|yields?|prints?|produces?|is|are|equals?)\b", re.I)
+_NOT_RAISING = re.compile(r"\b(?:not|never|no longer|unless|except|message|field|key)\b|n't\s+raise", re.I)
 
 
 def _raising(task: str, one_arg: set[str]):
-    """(call, exception name) for each quoted input a clause says raises: the clause's function,
-    else the only function its paragraph names."""
+    """(call, exception name) for each quoted input a clause says raises: the strings listed
+    after "such as", "like", "e.g.", "for", "on", or in brackets — ``("", "abc") raises``; the
+    function is the one the clause names, else the only one its paragraph names. Clauses that
+    deny it ("must not raise", "unless", "should no longer") or quote a message or a field name
+    are skipped."""
     for para in task.split("\n"):
         in_para = {m.group(1) for m in _CALL_START.finditer(para)} - _BUILTINS
         for clause in re.split(r"(?<=[.;!?])\s+", para):
             m = _RAISES.search(clause)
-            if not m or _NOT_NOW.search(clause):
+            if not m or _NOT_NOW.search(clause) or _NOT_RAISING.search(clause):
                 continue
             named = {w for w in re.findall(r"[A-Za-z_]\w*", clause) if w in one_arg}
             fns = named or (in_para if len(in_para) == 1 else set())
@@ -127,9 +146,19 @@ def _raising(task: str, one_arg: set[str]):
                 continue
             (fn,) = fns
             spans = [(c.end(), _closing(clause, c.end())) for c in _CALL_START.finditer(clause)]
-            for q in _STRING.finditer(clause):
-                if not any(a <= q.start() < b for a, b in spans):  # an argument of a call in prose is not an input
+            for cue in _CUE.finditer(clause):
+                listed = cue.group(1) or cue.group(2)
+                start = cue.start(1) if cue.group(1) else cue.start(2)
+                if any(a <= start < b for a, b in spans):
+                    continue  # the arguments of a call in prose, not inputs on their own
+                if start < m.start() and _RESULT_VERB.search(clause[:cue.start()]):
+                    continue  # "returns 0 for "0" and raises … for "x"": "0" is not an error input
+                for q in _STRING.finditer(listed):
                     yield f"{fn}({q.group(0)})", m.group(1)
+
+
+def _inside_quotes(text: str, at: int) -> bool:
+    return text[:at].count('"') % 2 == 1
 
 
 def _closing(text: str, start: int) -> int:
@@ -162,7 +191,8 @@ def _literal_before(text: str, end: int) -> str | None:
         piece = text[start:piece_end]
         if not piece.strip() or piece[0].isspace():
             continue
-        if (piece[0] in "\"'[({-" or piece[0].isdigit()) and (start == 0 or not text[start - 1].isalnum()):
+        if (piece[0] in "\"'[({-" or piece[0].isdigit()) and (start == 0 or not (
+                text[start - 1].isalnum() or text[start - 1] in ".-")):  # not "5" of "-5" or "256" of "7.256"
             try:
                 node = ast.parse(piece, mode="eval").body
             except SyntaxError:

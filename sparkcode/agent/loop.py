@@ -177,7 +177,7 @@ class Agent:
         if done is None:
             raise RuntimeError(f"backend {self.backend.name} ended without a reply")
         run.tokens_used += done.stats.decode_tokens
-        if time.perf_counter() > deadline and not guard.tripped:
+        if done.finish_reason == "cancelled" and not guard.tripped:  # cut at the deadline: not a whole reply
             raise _OutOfTime()
         if guard.tripped:
             self.ui.note("the reply started repeating the same lines: cut, and the turn is sampled again")

@@ -122,4 +122,6 @@ def files_named(statement: str) -> list[str]:
     """The files a task statement names ("Write rle.py …", "in snake.html"), in order: what an Aider
     user passes on the command line so that Aider may create them, and where a reply's one unnamed
     code block of that type belongs."""
-    return list(dict.fromkeys(_FILE_NAME.findall(statement)))
+    names = _FILE_NAME.findall(statement)
+    # "using Chart.js", "a Node.js server": a library's name, not a file
+    return list(dict.fromkeys(n for n in names if not (n.endswith(".js") and (n[:1].isupper() or n == "node.js"))))

@@ -73,8 +73,8 @@ def unstick_sampling(base: SamplingParams, turn: int, fresh: int = 0) -> Samplin
 
 class RepetitionGuard:
     """Watches a reply as it streams; `tripped` once its tail is the same block of lines over and
-    over (digits compared as one): a block of 1 line repeated `min_single` times, of 2-8 lines
-    repeated `min_block` times, or of 9-`max_block` lines twice in a row, covering at least
+    over: a block of 1 line repeated `min_single` times or of 2-8 lines repeated `min_block` times
+    (digits compared as one), or of 9-`max_block` lines twice in a row, exactly, covering at least
     `min_chars` characters (measured: a 3,072-token reply that was one 60-line block — the code,
     "let's run the tests", an imagined test report — written over and over, 232 s)."""
 
@@ -101,9 +101,12 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _repeats(lines: list[str], min_single: int, min_block: int, min_chars: int, max_block: int = 8) -> bool:
-    norm = [_DIGITS.sub("0", ln.strip()) for ln in lines]
+    digits_as_one = [_DIGITS.sub("0", ln.strip()) for ln in lines]
+    exact = [ln.strip() for ln in lines]
     for k in range(1, max_block + 1):
         need = min_single if k == 1 else min_block if k <= 8 else 2
+        # long blocks must repeat exactly: two cards of a page that differ in their numbers are not a loop
+        norm = digits_as_one if k <= 8 else exact
         if len(norm) < k * need:
             continue
         block = norm[-k:]

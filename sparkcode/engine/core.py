@@ -94,14 +94,17 @@ class Engine:
         requests share, worth keeping on disk. 0 when the prompt has none."""
         if not (isinstance(prompt, list) and prompt and isinstance(prompt[0], dict) and prompt[0].get("role") == "system"):
             return 0
-        return common_prefix(self._tokenize(self.render(prompt[:1], tools)), tokens)
+        try:
+            return common_prefix(self._tokenize(self.render(prompt[:1], tools)), tokens)
+        except Exception:  # a template that will not render a system message alone: nothing to keep
+            return 0
 
     def prefill(self, tokens: list[int], keep: int = 0):
         """Make the KV cache hold `tokens`; return (logits of the last token, cached count).
 
         With a disk cache, the longest saved prefix of `tokens` is restored when it is longer than
-        what the KV cache already shares; a prefix of `keep` tokens (the system message) and a
-        whole long prompt are saved for later processes."""
+        what the KV cache already shares; a prefix of `keep` tokens (the system message), or a
+        long prompt without one, is saved for later processes."""
         if not tokens:
             raise EngineError("empty prompt")
         n = common_prefix(self.cached, tokens)
@@ -112,11 +115,17 @@ class Engine:
         self.disk_tokens = 0
         n = self._restore_from_disk(tokens, n)
         disk = self.disk_cache
-        # save points: the system message, and a long prompt but its last token (an identical prompt
-        # later restores all of it and evaluates that token for its logits)
+        # save points: the system message; or, with none, a long prompt but its last token (an
+        # identical prompt later restores all of it and evaluates that token for its logits). A
+        # conversation growing under a system message is not saved turn after turn.
         last = len(tokens) - 1
-        saves = [] if disk is None else sorted({k for k in (keep, last) if n < k <= last and (
-            k >= disk.min_tokens if k == keep else k >= disk.long_tokens) and not disk.has(tokens[:k])})
+        if disk is None:
+            point = 0
+        elif keep:
+            point = keep if keep >= disk.min_tokens else 0
+        else:
+            point = last if last >= disk.long_tokens else 0
+        saves = [point] if point and n < point <= last and not disk.has(tokens[:point]) else []
         slots = []
         for end in [*saves, len(tokens)]:
             if end > len(self.cached):

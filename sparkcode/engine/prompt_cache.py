@@ -3,8 +3,10 @@
 A new process (``sparkcode run``, a restarted ``sparkcode serve``) would otherwise evaluate the
 same system prompt again before its first token: about 10 s for the agent's prompt and minutes
 for a 12,000-token agent-tool prompt on 2 cores. The engine saves the KV state of a prefix once
-(the rendered system message with its tools, and any prompt of `long_tokens` or more) and a later
-prefill restores the longest saved prefix of its prompt instead of evaluating it.
+(the rendered system message with its tools; a prompt of `long_tokens` or more that has no system
+message) and a later prefill restores the longest saved prefix of its prompt instead of
+evaluating it. Saving is best effort: a full disk or another process writing the same entry
+never fails a request.
 
 Entries live under ``<root>/<key>/`` where the key hashes what makes a state usable: the model
 file's identity (size, sha256 when known), the context size and the KV layout. Each entry is a
@@ -92,7 +94,7 @@ class PromptCache:
             self.forget(entry.name)
             return None
         entry.used = time.time()
-        self._write_head(entry)
+        self._best_effort(self._write_head, entry)
         self.hits += 1
         return data
 
@@ -104,33 +106,50 @@ class PromptCache:
         """Keep `data` as the state of exactly `tokens`; drop the least recently used beyond the cap."""
         if len(data) > self.cap_bytes:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
         entry = Entry(_name(tokens), [int(t) for t in tokens], len(data), _digest(data), time.time())
-        tmp = self.dir / f"{entry.name}.kv.tmp"
+        if self._best_effort(self._write, entry, data):
+            self.entries()[entry.name] = entry
+            self.saved += 1
+            self._evict()
+
+    def _write(self, entry: Entry, data: bytes) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f"{entry.name}.kv.{os.getpid()}.{time.monotonic_ns()}.tmp"  # two processes never share one
         tmp.write_bytes(data)
         os.replace(tmp, self.dir / f"{entry.name}.kv")
         self._write_head(entry)
-        self.entries()[entry.name] = entry
-        self.saved += 1
-        self._evict()
+
+    @staticmethod
+    def _best_effort(fn, *args) -> bool:
+        """The cache only saves time: a full disk, a read-only home or another process's rename
+        must not fail the request."""
+        try:
+            fn(*args)
+            return True
+        except OSError:
+            return False
 
     def size_bytes(self) -> int:
         return sum(e.size for e in self.entries().values())
 
     def _evict(self) -> None:
+        self._entries = None  # other processes save here too: count what is on disk now
         for e in sorted(self.entries().values(), key=lambda e: e.used):
             if self.size_bytes() <= self.cap_bytes:
                 break
             self.forget(e.name)
 
     def _write_head(self, e: Entry) -> None:
-        tmp = self.dir / f"{e.name}.json.tmp"
+        tmp = self.dir / f"{e.name}.json.{os.getpid()}.{time.monotonic_ns()}.tmp"
         tmp.write_text(json.dumps({"tokens": e.tokens, "size": e.size, "digest": e.digest, "used": e.used}))
         os.replace(tmp, self.dir / f"{e.name}.json")
 
     def forget(self, name: str) -> None:
         for suffix in (".kv", ".json"):
-            (self.dir / f"{name}{suffix}").unlink(missing_ok=True)
+            try:
+                (self.dir / f"{name}{suffix}").unlink(missing_ok=True)
+            except OSError:
+                pass
         if self._entries is not None:
             self._entries.pop(name, None)
 
