@@ -237,6 +237,8 @@ def test_a_block_under_a_placeholder_name_goes_to_the_one_file_of_its_type_the_t
     actions, _ = parse_reply(reply, existing_files=["sales.csv"], named_files=["csvsum.py", "report.html"])
     assert [(a.tool, a.args["path"]) for a in actions] == [("write_file", "csvsum.py")]
     assert parse_reply(reply, existing_files=["sales.csv"], named_files=["a.py", "b.py"])[0] == []  # which one?
+    tests = "FILE: <path>\n```python\nimport pytest\nfrom csvsum import main\n\n\ndef test_main():\n    assert main()\n```"
+    assert parse_reply(tests, existing_files=["csvsum.py"], named_files=["csvsum.py"])[0] == []  # never into the program
 
 
 def test_a_tool_call_in_a_json_block_runs_and_leaves_the_file_block_above_it_saved():

@@ -516,6 +516,15 @@ def test_a_run_that_fails_ends_with_the_version_that_failed_fewest_checks(tmp_pa
     assert (a.ws.root / "stats.py").read_text() == "def mean(xs):\n    return sum(xs) / len(xs)\n"
 
 
+def test_a_version_whose_behaviour_could_not_run_never_counts_as_the_best(tmp_path):
+    wrong = [py("stats.py", f"def mean(xs):\n    return -{i}\n") for i in (1, 2, 3)]  # fail every test
+    broken = py("stats.py", "def mean(xs)\n    return 0\n")  # after a fresh start: does not compile, nothing runs
+    a, backend = make(tmp_path, [wrong[0], TESTS, wrong[1], "KEEP", wrong[2], broken], max_turns=4, fresh_after=2)
+    out = a.run("Write stats.py with mean(xs), the average of a list; mean([]) == 0.")
+    assert out.status == "max_turns" and "kept the version of turn 1" in out.summary, out.summary
+    assert "return -1" in (a.ws.root / "stats.py").read_text()
+
+
 def test_each_later_fresh_start_samples_hotter():
     from sparkcode.agent.stuck import unstick_sampling
     from sparkcode.engine.sampling import SamplingParams

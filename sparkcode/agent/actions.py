@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..engine.chat import parse_tool_calls
 from .edits import parse_edit_blocks
@@ -97,6 +98,8 @@ def _file_blocks(text: str, existing: list[str], named: list[str]) -> list[Actio
         # default name only in a workspace without files, where a snippet cannot be meant as a
         # fragment of some other file (measured: "FILE: <path>" copied from the prompt, for csvsum.py)
         path = told[0] if len(told) == 1 else same[0] if len(same) == 1 else None if existing else _LANG_FILE.get(lang)
+        if path and _is_tests(body) and not Path(path).name.startswith("test"):
+            path = None  # tests are never guessed into a program's file (measured: they replaced inventory.py)
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
     return found + calls
@@ -114,6 +117,10 @@ def _fenced_call(body: str) -> Action | None:
             and isinstance(obj["arguments"], dict):
         return Action(obj["name"], obj["arguments"])
     return None
+
+
+def _is_tests(body: str) -> bool:
+    return bool(re.search(r"^def test_\w*\(", body, re.M)) and ("import pytest" in body or "assert " in body)
 
 
 def _path_from_info(info: str) -> str | None:

@@ -86,7 +86,7 @@ class _Run:
     start: str | None = None  # checkpoint of the workspace before the run's first change
     fresh: int = 0  # fresh starts so far
     best: tuple | None = None  # (badness, checkpoint, turn, written, latest) of the best-checked version so far
-    badness: int | None = None  # of the version in the workspace now; None: not checked (e.g. after a fresh start)
+    badness: tuple | None = None  # (behaviour not run, failed checks and cases) of the version in the workspace now
 
 
 class Agent:
@@ -334,7 +334,11 @@ class Agent:
         """Snapshot this version if its checks are the best so far (fewest failures, then earliest)."""
         if not turn.changed or not verdict.results or not self.ws.can_write:
             return
-        badness = run.badness = sum(c.badness for c in run.latest.values())
+        # a version whose behaviour could not even be run (it does not compile, lost its API) ranks
+        # below every version that ran (measured: a file overwritten with the tests failed one check,
+        # the API guard, and was kept over code that failed three acceptance tests)
+        ran = any(c.behavioural for c in verdict.results)
+        badness = run.badness = (0 if ran else 1, sum(c.badness for c in run.latest.values()))
         if run.best is None or badness < run.best[0]:
             commit = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"best so far (turn {n})")
             run.best = (badness, commit, n, list(run.written), dict(run.latest))

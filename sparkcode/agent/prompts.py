@@ -88,8 +88,9 @@ def first_message(task: str, workspace_map: str) -> str:
 
 
 def acceptance_brief(tests: str) -> str:
-    return ("Your code must pass these acceptance tests (in .sparkcode/acceptance/; they run in the workspace folder; "
-            f"do not change them):\n```python\n{tests}\n```")
+    return ("The program will be checked with these acceptance tests. They are already written and saved in "
+            ".sparkcode/acceptance/: do not write them again; write the program so that they pass.\n"
+            f"```python\n{tests}\n```")
 
 
 def fresh_start_message(first: str, briefs: list[str], failed: list[str]) -> str:

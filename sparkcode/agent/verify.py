@@ -125,7 +125,8 @@ class ApiGuard:
         if gone:
             return [CheckResult("public names", False,
                                 f"these public names existed and are gone: {where}. Keep them (the task does not ask "
-                                "to remove them): write the complete file with every function, not only the changed one")]
+                                "to remove them): write the complete file with every function, not only the changed one",
+                                cases_failed=len(gone))]
         if not self.before and not self.written:
             return []
         return [CheckResult("public names", True, "every public name written so far is there")]
