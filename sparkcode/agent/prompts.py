@@ -130,7 +130,9 @@ def test_slug_rejects_an_empty_title():
 
 _PROGRAMS = ("Programs are run as subprocess.run([sys.executable, \"<file>.py\", <args>...], capture_output=True, "
              "text=True), checking returncode and stdout. Write one test for each error case the task lists, "
-             "checking the exit status it names and that a message is printed on stderr.")
+             "checking the exit status it names and that a message is printed on stderr. A file the program "
+             "reads must exist: use one the workspace lists, or write it in the test first (tmp_path / \"in.txt\") "
+             "and pass its path.")
 
 
 def acceptance_request(task: str, outline: str) -> str:
