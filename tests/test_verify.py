@@ -119,6 +119,22 @@ def test_the_failure_digest_shows_the_first_failures_whole_and_every_failing_tes
     assert failing_lines(report, "t.py")["test_7"] == 7
 
 
+def test_each_acceptance_test_runs_in_its_own_copy_of_the_workspace(tmp_path):
+    counter = py("count.py", "import json, os, sys\n\nn = json.load(open('n.json')) if os.path.exists('n.json') else 0\n"
+                             "json.dump(n + 1, open('n.json', 'w'))\nprint(n + 1)\n")
+    tests = py("t.py", "def test_first_run_prints_1():\n"
+                       "    r = subprocess.run([sys.executable, 'count.py'], capture_output=True, text=True)\n"
+                       "    assert r.stdout.strip() == '1'\n\n\n"
+                       "def test_a_fresh_folder_prints_1_too():\n"
+                       "    r = subprocess.run([sys.executable, 'count.py'], capture_output=True, text=True)\n"
+                       "    assert r.stdout.strip() == '1'\n")
+    a, backend = make(tmp_path, [counter, tests])
+    out = a.run("Write count.py: it counts its runs in n.json in the current folder and prints the count; "
+                "the first run prints 1.")
+    assert out.status == "done", out.summary
+    assert not (a.ws.root / "n.json").exists()  # the tests never wrote into the user's workspace
+
+
 def test_a_reply_cut_by_the_token_limit_keeps_its_finished_tests():
     from sparkcode.agent.acceptance import parse_tests
 

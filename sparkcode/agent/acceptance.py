@@ -19,7 +19,7 @@ does not make a test disputed (measured: with two failures of any kind, correct 
 disputed and runs ended early on buggy code).
 Tests are never silently dropped; a demand for wording the task never gave (an error message
 the model made up) is relaxed to "a message is there" (wording.py), with a note. A test file that does not parse or load is written again once. The tests get the usual imports (os, sys, subprocess, pytest…) put on top,
-since small models forget them.
+since small models forget them. Each test runs in its own copy of the workspace (`CONFTEST`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from .pytest_report import PYTEST, digest, failing_lines
 from .shell import run_command
 from .verify import VerifyContext
 from .wording import relax_made_up_wording
-from .workspace import Workspace
+from .workspace import SKIP_DIRS, Workspace
 
 TEST_DIR = ".sparkcode/acceptance"
 TEST_PATH = f"{TEST_DIR}/test_task.py"  # what the model wrote
@@ -55,6 +55,47 @@ _MISSING_NAME = re.compile(r"cannot import name '(\w+)'|No module named '(?:[\w.
 
 
 HEADER = "import json\nimport os\nimport re\nimport subprocess\nimport sys\n\nimport pytest\n\n"
+
+# Each acceptance test runs in its own copy of the workspace (the folder pytest starts in): a
+# program that keeps state in the current folder (todo.json) starts every test afresh, and the
+# user's workspace is never written by a test (measured: to-do tests saw each other's tasks and
+# the run ended on a todo.json the tests had left). A large workspace runs in place.
+CONFTEST = f"""import os
+import shutil
+
+import pytest
+
+_ROOT = os.getcwd()
+_SKIP = {sorted(SKIP_DIRS)!r}
+
+
+def _small(root, max_files=2000, max_bytes=50 << 20):
+    files = size = 0
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in _SKIP]
+        files += len(names)
+        size += sum(os.path.getsize(os.path.join(d, n)) for n in names if os.path.isfile(os.path.join(d, n)))
+        if files > max_files or size > max_bytes:
+            return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _own_copy_of_the_workspace(tmp_path, monkeypatch):
+    if not _small(_ROOT):
+        yield
+        return
+    for name in os.listdir(_ROOT):
+        src = os.path.join(_ROOT, name)
+        if name in _SKIP:
+            continue
+        if os.path.isdir(src):
+            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns(*_SKIP), symlinks=True)
+        else:
+            shutil.copy2(src, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    yield
+"""
 
 
 @dataclass
@@ -160,6 +201,10 @@ class AcceptanceTests:
 
     # ---- running ------------------------------------------------------------------------------
     def _run(self, ctx: VerifyContext) -> CheckResult:
+        conftest = ctx.ws.root / TEST_DIR / "conftest.py"
+        if not conftest.is_file() or conftest.read_text() != CONFTEST:
+            conftest.parent.mkdir(parents=True, exist_ok=True)
+            conftest.write_text(CONFTEST)
         r = run_command(f"{PYTEST} --continue-on-collection-errors {TEST_DIR}", ctx.ws.root, timeout=ctx.timeout,
                         env_extra={"PYTHONDONTWRITEBYTECODE": "1"})
         if r.ok:
