@@ -117,6 +117,7 @@ def test_the_failure_digest_shows_the_first_failures_whole_and_every_failing_tes
     assert len(text) <= 1010 and "assert f(0) == 0" in text and "E   assert 0 == 0" in text
     assert "built-in method" not in text and "FAILED t.py::test_2" in text
     assert failing_lines(report, "t.py")["test_7"] == 7
+    assert failing_lines("/tmp/x/ws/t.py:12: in test_a\n", "t.py") == {"test_a": 12}  # a run in a copy
 
 
 def test_each_acceptance_test_runs_in_its_own_copy_of_the_workspace(tmp_path):

@@ -32,6 +32,6 @@ def digest(output: str, limit: int = 2500) -> str:
 def failing_lines(output: str, test_file: str) -> dict[str, int]:
     """test name -> the line of `test_file` where it failed, from a `--tb=short` report."""
     out: dict[str, int] = {}
-    for m in re.finditer(rf"^{re.escape(test_file)}:(\d+): in (\w+)", output, re.M):
+    for m in re.finditer(rf"^(?:\S*/)?{re.escape(test_file)}:(\d+): in (\w+)", output, re.M):
         out.setdefault(m.group(2), int(m.group(1)))
     return out
