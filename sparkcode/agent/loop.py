@@ -36,6 +36,7 @@ from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
 from .imports import add_missing_imports
+from .stderr import errors_to_stderr
 from .names import files_named, removal_asked
 from .session import Session
 from .results import Outcome, Reporter, SilentReporter, Turn, TurnStats
@@ -210,7 +211,7 @@ class Agent:
             failed |= not result.ok
             head = f"{a.tool} {a.args.get('path') or a.args.get('command') or a.args.get('pattern') or ''}".strip()
             lines.append(f"{head}: {'ok' if result.ok else 'FAILED'}" + (f"\n{result.output}" if result.output else ""))
-        for note in add_missing_imports(self.ws, changed):  # once every file of the turn is written
+        for note in add_missing_imports(self.ws, changed) + errors_to_stderr(self.ws, changed):  # once all are written
             self.ui.note(note)
             session.log("fixup", note=note)
             lines.append(note)
