@@ -83,6 +83,16 @@ def test_a_rewrite_with_other_indentation_gets_the_method_in_its_own_indentation
     assert "Inventory.quantity" in names(merged) and "Inventory.add" in names(merged)
 
 
+def test_a_program_rewritten_without_its_entry_point_gets_it_back_at_the_end():
+    old = "import sys\n\n\ndef main():\n    print('sorted')\n    return 0\n\n\nif __name__ == '__main__':\n    sys.exit(main())\n"
+    new = "import sys\n\n\ndef main():\n    print('sorted, reversed')\n    return 0\n"
+    merged, kept = restore_dropped(old, new)
+    assert kept == ['the `if __name__ == "__main__":` block']
+    assert merged.endswith("    return 0\n\n\nif __name__ == '__main__':\n    sys.exit(main())\n")
+    runs_itself = new + "\n\nmain()\n"  # runs at the top level: an added guard would run it twice
+    assert restore_dropped(old, runs_itself) == (runs_itself, [])
+
+
 def test_nothing_is_merged_when_a_text_does_not_parse():
     assert restore_dropped(OLD, "class Inventory(:\n") == ("class Inventory(:\n", [])
     assert restore_dropped("def (:\n", "x = 1\n") == ("x = 1\n", [])

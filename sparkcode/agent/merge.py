@@ -6,7 +6,10 @@ without its `quantity` method, four turns in a row, each flagged and each repeat
 of an existing Python file is therefore merged with what it replaces: every public function,
 class and method of the old text that the new text neither defines nor imports comes back,
 placed after its old neighbour, unless the caller's `may_drop(name)` says the task asked for it
-to go. Nothing is merged when either text does not parse; the API guard still judges the result.
+to go; and a program's ``if __name__ == "__main__":`` block comes back at the end when the new
+text has none and runs nothing at the top level (measured: sortlines.py rewritten with its new
+options and without its entry point printed nothing, failing every test). Nothing is merged when
+either text does not parse; the API guard still judges the result.
 """
 
 from __future__ import annotations
@@ -64,12 +67,19 @@ def _insert_at(body: list[ast.stmt], present: dict[str, ast.AST], old_order: lis
     return fallback
 
 
+def _main_guard(tree: ast.Module) -> ast.If | None:
+    return next((n for n in tree.body if isinstance(n, ast.If) and "__name__" in ast.unparse(n.test)), None)
+
+
+def _runs_at_top_level(tree: ast.Module) -> bool:
+    """The module calls something at import (`main()` without a guard): it runs on its own."""
+    return any(isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) for n in tree.body)
+
+
 def _main_guard_line(tree: ast.Module, n_lines: int) -> int:
     """Where top-level code ends: before a trailing ``if __name__ == "__main__":`` block."""
-    for node in tree.body:
-        if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test):
-            return _span(node)[0]
-    return n_lines
+    guard = _main_guard(tree)
+    return _span(guard)[0] if guard is not None else n_lines
 
 
 def restore_dropped(old: str, new: str, may_drop: Callable[[str], bool] = lambda name: False
@@ -102,6 +112,11 @@ def restore_dropped(old: str, new: str, may_drop: Callable[[str], bool] = lambda
         after = ["\n"] if at < len(new_lines) else []
         inserts.append((at, ["\n", "\n"] + old_lines[a:b] + after))
         kept.append(name)
+    guard = _main_guard(old_tree)
+    if guard is not None and _main_guard(new_tree) is None and not _runs_at_top_level(new_tree):
+        a, b = _span(guard)  # a program rewritten without its entry point would do nothing when run
+        inserts.append((len(new_lines), ["\n", "\n"] + old_lines[a:b]))
+        kept.append("the `if __name__ == \"__main__\":` block")
     if not inserts:
         return new, []
     # from the bottom up, so earlier line numbers stay right; at one place, in the old order
