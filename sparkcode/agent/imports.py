@@ -14,7 +14,7 @@ import ast
 import builtins
 from pathlib import Path
 
-from .names import python_names
+from .names import parsed_python, python_names
 from .workspace import Workspace
 
 
@@ -75,15 +75,7 @@ def add_missing_imports(ws: Workspace, changed: list[str]) -> list[str]:
     """Fix the changed files in place; one line per import added ("added `from m import f` to x.py")."""
     providers = None
     notes = []
-    for rel in dict.fromkeys(changed):
-        if not rel.endswith(".py"):
-            continue
-        path = ws.root / rel
-        try:
-            text = path.read_text()
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, OSError):
-            continue
+    for rel, text, tree in parsed_python(ws, changed):
         missing = _unbound(tree)
         if not missing:
             continue

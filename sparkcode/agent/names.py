@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from .workspace import Workspace
 
@@ -23,17 +24,24 @@ class Name:
     signature: str  # "def func(a, b=1)", "class Class(Base)"
 
 
+def parsed_python(ws: Workspace, rels) -> Iterator[tuple[str, str, ast.Module]]:
+    """(path, text, tree) of each .py file among `rels` that reads and parses, each once."""
+    for rel in dict.fromkeys(rels):
+        if not rel.endswith(".py"):
+            continue
+        try:
+            text = (ws.root / rel).read_text(errors="replace")
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, OSError):
+            continue
+        yield rel, text, tree
+
+
 def python_names(ws: Workspace) -> list[Name]:
     """Public top-level functions and classes, and public methods of those classes, of every
     parseable .py file in the workspace (a file that does not parse contributes nothing)."""
     out: list[Name] = []
-    for rel in ws.list_files():
-        if not rel.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse((ws.root / rel).read_text(errors="replace"))
-        except (SyntaxError, ValueError, OSError):
-            continue
+    for rel, _, tree in parsed_python(ws, ws.list_files()):
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _public(node.name):
                 out.append(Name(rel, node.name, _def(node)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 
+from .names import parsed_python
 from .workspace import Workspace
 
 
@@ -64,15 +65,7 @@ def _with_import_sys(tree: ast.Module, text: str) -> str:
 def errors_to_stderr(ws: Workspace, changed: list[str]) -> list[str]:
     """Fix the changed files in place; one line per file changed."""
     notes = []
-    for rel in dict.fromkeys(changed):
-        if not rel.endswith(".py"):
-            continue
-        path = ws.root / rel
-        try:
-            text = path.read_text()
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, OSError):
-            continue
+    for rel, text, tree in parsed_python(ws, changed):
         calls = _to_fix(tree)
         if not calls:
             continue
