@@ -505,10 +505,10 @@ def test_after_failed_repairs_the_run_starts_afresh_from_the_original_files_and_
     assert [m["role"] for m in fresh.messages] == ["system", "user"] and fresh.sampling.temperature > 0
     assert (a.ws.root / "stats.py").read_text() == "def mean(xs):\n    return sum(xs) / len(xs) if xs else 0\n"
     assert "def test_empty" in (a.ws.root / TEST_PATH).read_text()  # the tests stayed and passed
-    # the fresh attempt is shown the task and the tests it must pass, and a resumed session sees the same
+    # the fresh attempt is told what failed (not the tests' code), and a resumed session sees the same
     first = fresh.messages[1]["content"]
-    assert first.startswith(backend.requests[0].messages[1]["content"]) and "def test_empty():" in first
-    assert "import pytest" not in first.split("```python", 1)[1].split("\n")[1]
+    assert first.startswith(backend.requests[0].messages[1]["content"]) and "assert mean([]) == 0" in first
+    assert "def test_" not in first and "```" not in first.split("Workspace:", 1)[1]
     from sparkcode.agent.session import Session
     assert Session.latest(a.ws.root).messages()[1]["content"] == first
 

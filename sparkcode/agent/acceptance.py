@@ -260,11 +260,6 @@ class AcceptanceTests:
         self.rewritten += [n for n in due if n not in self.rewritten]
         return True
 
-    def brief(self) -> str:
-        """The tests a fresh attempt is shown with the task: what the abandoned attempts failed."""
-        parts = [(t or "").removeprefix(HEADER).strip() for t in (self.stated, self.source)]
-        return prompts.acceptance_brief("\n\n\n".join(p for p in parts if p)[:3000]) if any(parts) else ""
-
     def _body(self) -> str:
         """The tests without the imports put on top of them."""
         return (self.source or "").removeprefix(HEADER)

@@ -87,18 +87,13 @@ def first_message(task: str, workspace_map: str) -> str:
     return f"Task: {task}\n\nWorkspace:\n{workspace_map}"
 
 
-def acceptance_brief(tests: str) -> str:
-    return ("The program will be checked with these acceptance tests. They are already written and saved in "
-            ".sparkcode/acceptance/: do not write them again; write the program so that they pass.\n"
-            f"```python\n{tests}\n```")
-
-
-def fresh_start_message(first: str, briefs: list[str], failed: list[str]) -> str:
-    """The task message of a fresh attempt: the original one, what the verifiers will check, and
-    what the abandoned attempt failed (so as not to make the same mistake)."""
-    earlier = ["An earlier attempt at this task was thrown away because these checks failed; avoid its mistakes:\n"
-               + "\n".join(f"- {f[:400]}" for f in failed[:3])] if failed else []
-    return "\n\n".join([first, *briefs, *earlier])
+def fresh_start_message(first: str, failed: list[str]) -> str:
+    """The task message of a fresh attempt: the original one and what the thrown-away attempt
+    failed, briefly (so as not to make the same mistake)."""
+    if not failed:
+        return first
+    return (first + "\n\nAn earlier attempt at this task was thrown away because these checks failed; avoid "
+            "its mistakes:\n" + "\n".join(f"- {f[:500]}" for f in failed[:3]))
 
 
 def results_message(lines: list[str], problems: bool) -> str:

@@ -43,8 +43,7 @@ class VerifyContext:
 
 class Verifier(Protocol):
     """A verifier may also have ``restart()``: the loop calls it when a run starts afresh from the
-    original files (it then forgets what it learnt about the abandoned attempt's code); and
-    ``brief()``: what a fresh attempt should be shown of it from the start ("" for nothing)."""
+    original files (it then forgets what it learnt about the abandoned attempt's code)."""
 
     name: str
 
