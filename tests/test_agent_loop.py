@@ -253,16 +253,16 @@ def test_a_tool_call_in_a_json_block_runs_and_leaves_the_file_block_above_it_sav
     assert parse_reply(example, existing_files=[])[0] == []
 
 
-def test_a_repeated_reply_is_dropped_and_the_turn_sampled_anew(tmp_path):
+def test_a_repeated_reply_is_rewound_with_its_earlier_copy_and_the_turn_sampled_anew(tmp_path):
     a, backend = agent(tmp_path, [BROKEN_HTML, "I think it works.", "I think it works.", GOOD_HTML])
     out = a.run("make a moving square")
     assert out.status == "unverified"
     assert [r.sampling.temperature for r in backend.requests] == [0.0, 0.0, 0.0, 0.7]
-    # the repeated reply is gone: the last request is the third one again, now sampled
-    assert backend.requests[3].messages == backend.requests[2].messages
+    # both copies are gone (the model would copy the one left in view): the second request again, sampled
+    assert backend.requests[3].messages == backend.requests[1].messages
     # and a resumed session sees the conversation as the model last saw it
     log = Session.latest(a.ws.root).messages()
-    assert [m["content"] for m in log if m["role"] == "assistant"].count("I think it works.") == 1
+    assert [m["content"] for m in log if m["role"] == "assistant"].count("I think it works.") == 0
 
 
 def test_a_snippet_is_not_saved_as_a_new_file_next_to_existing_ones():

@@ -281,8 +281,8 @@ class Agent:
             if self._start_afresh(messages, run, f"stuck: {prompts.STUCK[esc.reason]}"):
                 return None
             return self._end(run, "gave_up", f"stuck: {prompts.STUCK[esc.reason]}")
-        if esc.action in ("rewind", "drop") or turn.runaway:
-            keep = esc.rewind_to if esc.action == "rewind" else len(messages) - (esc.action == "drop")
+        if esc.action == "rewind" or turn.runaway:
+            keep = esc.rewind_to if esc.action == "rewind" else len(messages)
             del messages[keep:]
             run.session.log("rewind", keep=keep)
             return None  # a rewound turn is not a repair round
