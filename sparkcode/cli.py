@@ -194,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--json", action="store_true", help="print one JSON object with per-problem results")
     bq.add_argument("--out", default="docs/BENCHMARKS.md", help="markdown file to append to ('-' = print only)")
 
+    from .bench.restart_bench import add_arguments as restart_bench_flags
+
+    restart_bench_flags(bsub.add_parser("restart", help="first-turn TTFT of a new `sparkcode run` process: the prompt "
+                                                        "cache on disk cold, warm and off"))
+
     from .bench.tasks import add_arguments as tasks_bench_flags
 
     tasks_bench_flags(bsub.add_parser("tasks", help="small multi-step coding tasks with hidden tests: sparkcode's agent "
@@ -417,6 +422,8 @@ def cmd_bench(args) -> int:
         from .bench.quality import main as run
     elif args.bench == "tasks":
         from .bench.tasks import main as run
+    elif args.bench == "restart":
+        from .bench.restart_bench import main as run
     else:
         from .bench.speed_bench import main as run
     return run(args)

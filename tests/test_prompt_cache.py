@@ -77,3 +77,16 @@ def test_a_long_prompt_is_saved_whole_and_a_state_the_context_rejects_is_dropped
     finally:
         smol.disk_cache = None
         smol.reset()
+
+
+def test_bench_restart_measures_new_processes_with_the_cache_cold_warm_and_off(qwen05_path, capsys):
+    from argparse import Namespace
+
+    from sparkcode.bench import restart_bench
+
+    assert restart_bench.main(Namespace(model="qwen2.5-coder-0.5b", runs=1, threads=None, out="-")) == 0
+    table = capsys.readouterr().out
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in table.splitlines()
+            if r.startswith("| ") and r.split("|")[1].strip() in ("cold", "warm", "off")}
+    assert rows["off"][1] == "0" and rows["cold"][1] == "0"  # nothing restored: a new process evaluates it all
+    assert int(rows["warm"][1]) > 300  # the system prompt came from disk
