@@ -79,6 +79,7 @@ def test_a_test_still_failing_after_review_is_disputed_and_the_run_is_unverified
     assert "test_empty" in out.summary and "may be wrong" in out.summary
     assert "def test_empty" in (a.ws.root / TEST_PATH).read_text()  # never dropped
     assert sum("KEEP" in r.messages[-1]["content"] for r in backend.requests) == 1  # reviewed once
+    assert "kept the version" not in out.summary  # the version judged is the one left (it ran its tests)
 
 
 def test_a_failing_test_of_a_value_the_task_states_is_never_disputed(tmp_path):

@@ -225,7 +225,7 @@ class AcceptanceTests:
         disputed = sorted(n for n, rec in self.records.items() if not rec.anchored
                           and rec.reviews >= self.max_reviews and len(set(rec.failed_on)) >= self.dispute_after)
         if failing and failing <= set(disputed):  # reviewed, kept, and still failing: not obeyed forever
-            return CheckResult(TEST_PATH, True, "acceptance tests pass but for disputed ones",
+            return CheckResult(TEST_PATH, True, "acceptance tests pass but for disputed ones", behavioural=True,
                                missing=[f"acceptance tests {', '.join(sorted(failing))} fail on every version of the "
                                         "code even after review: the code or the tests may be wrong"])
         return CheckResult(TEST_PATH, False, prompts.acceptance_failed(digest(r.output)), behavioural=True,
