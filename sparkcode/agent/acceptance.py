@@ -80,9 +80,12 @@ def _small(root, max_files=2000, max_bytes=50 << 20):
     return True
 
 
+_COPY = _small(_ROOT)  # measured once per pytest run, not once per test
+
+
 @pytest.fixture(autouse=True)
 def _own_copy_of_the_workspace(tmp_path, monkeypatch):
-    if not _small(_ROOT):
+    if not _COPY:
         yield
         return
     for name in os.listdir(_ROOT):
