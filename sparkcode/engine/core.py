@@ -44,12 +44,13 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class Engine:
     def __init__(self, model: str | Path | None = None, n_ctx: int = 8192, threads: int | None = None,
                  flash_attn: bool = True, n_batch: int = 512, show_progress: bool = True,
-                 draft_model: str | Path | None = None, prompt_cache: bool = True):
+                 draft_model: str | Path | None = None, prompt_cache: bool = True, gpu_layers: int = 0):
         """`prompt_cache`: keep the KV state of long prompt prefixes on disk for later processes
-        (prompt_cache.py); benchmarks of cold prefill turn it off."""
+        (prompt_cache.py); benchmarks of cold prefill turn it off. `gpu_layers`: layers offloaded
+        to a GPU when llama.cpp was built with one (llama-server's `-ngl`); 0 on a CPU build."""
         self.model_name = str(model or models.DEFAULT_MODEL)
         path = models.resolve(self.model_name, show_progress=show_progress)
-        self.model = LlamaModel(path)
+        self.model = LlamaModel(path, n_gpu_layers=gpu_layers)
         self.ctx = LlamaContext(self.model, n_ctx=n_ctx, n_batch=n_batch, threads=threads, flash_attn=flash_attn)
         spec = models.spec_for_path(path)
         self.disk_cache = PromptCache.for_model(models.home_dir(), path, spec.sha256 if spec else None,
