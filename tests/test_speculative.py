@@ -158,3 +158,24 @@ def test_controller_chooses_plain_decoding_when_guessing_does_not_pay():
     assert best_k(0.2, cost, 0.0, 16)[0] == 0
     assert best_k(0.9, cost, 0.0, 16)[0] >= 3
     assert best_k(0.7, cost, 0.023, 16)[0] == 0  # a 0.5B draft model at 23 ms a token does not pay
+
+
+def test_a_verify_cost_measured_on_another_processor_is_never_reused(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from sparkcode.engine import speculative
+
+    monkeypatch.setenv("SPARKCODE_HOME", str(tmp_path))
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")
+    engine = SimpleNamespace(model=SimpleNamespace(path=model), threads=2, gpu_layers=0)
+    measured = []
+    monkeypatch.setattr(speculative.CostModel, "measure",
+                        classmethod(lambda cls, eng, reps=2: measured.append(1) or cls({1: 1.0, 9: 2.0})))
+    for cpu in ("Intel Xeon/aaaa", "Intel Xeon/aaaa", "AMD EPYC/bbbb"):
+        monkeypatch.setattr(speculative, "cpu_signature", lambda cpu=cpu: cpu)
+        speculative.CostTable(engine).at(100)
+    assert len(measured) == 2  # the second Xeon run reused its own table; the EPYC measured anew
+    engine.gpu_layers = -1
+    speculative.CostTable(engine).at(100)
+    assert len(measured) == 3

@@ -35,7 +35,7 @@ from .. import components
 from ..backends.base import Backend, ChatRequest, collect
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Stats
-from . import prompts
+from . import browser_check, prompts
 from .checks import CheckResult
 from .examples import stated_examples
 from .names import outline, python_names
@@ -51,6 +51,7 @@ STATED_PATH = f"{TEST_DIR}/test_stated.py"  # the task's own examples (examples.
 _BLOCK = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.S)
 _FAILED = re.compile(r"^(?:FAILED|ERROR) \S*?::(\w+)", re.M)
 COLLECTION = "<collection>"
+_SPARKCODE_ROOT = str(Path(__file__).resolve().parents[2])  # the conftest imports the page fixtures from here
 _MISSING_NAME = re.compile(r"cannot import name '(\w+)'|No module named '(?:[\w.]*\.)?(\w+)'")
 
 
@@ -64,6 +65,8 @@ CONFTEST = f"""import os
 import shutil
 
 import pytest
+
+from sparkcode.agent.page_fixture import chromium, open_page  # noqa: F401 (tests of pages)
 
 _ROOT = os.getcwd()
 _SKIP = {sorted(SKIP_DIRS)!r}
@@ -131,8 +134,10 @@ class AcceptanceTests:
 
     # ---- the Verifier protocol ----------------------------------------------------------------
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
-        if not any(p.endswith(".py") for p in ctx.changed) or any(not r.ok for r in ctx.earlier):
+        if not tested_here(ctx) or any(not r.ok for r in ctx.earlier):
             return []  # nothing to run yet, or the code does not even compile: that goes back first
+        if not any(p.endswith(".py") for p in ctx.changed) and not browser_check.available():
+            return []  # a page and no browser: the page checks say what is missing
         hint = components.missing_hint("pytest")
         if hint:
             return [CheckResult("acceptance tests", True, "not run", missing=[hint])]
@@ -209,7 +214,7 @@ class AcceptanceTests:
             conftest.parent.mkdir(parents=True, exist_ok=True)
             conftest.write_text(CONFTEST)
         r = run_command(f"{PYTEST} --continue-on-collection-errors {TEST_DIR}", ctx.ws.root, timeout=ctx.timeout,
-                        env_extra={"PYTHONDONTWRITEBYTECODE": "1"})
+                        env_extra={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _SPARKCODE_ROOT})
         r.output = r.output.replace(f"{ctx.ws.root}/", "")  # tests run in a copy: pytest names files absolutely
         if r.ok:
             fixed = f" (rewritten after review: {', '.join(self.rewritten)})" if self.rewritten else ""
@@ -266,6 +271,13 @@ class AcceptanceTests:
     def _body(self) -> str:
         """The tests without the imports put on top of them."""
         return (self.source or "").removeprefix(HEADER)
+
+
+def tested_here(ctx: VerifyContext) -> bool:
+    """Python code, or a page that is not a game (a game's behaviour is its playtest's) when pages
+    are checked in a browser at all."""
+    return any(p.endswith(".py") or (p.endswith((".html", ".htm")) and ctx.browser and not ctx.game)
+               for p in ctx.changed)
 
 
 def parse_tests(reply: str) -> tuple[str | None, str]:

@@ -76,9 +76,24 @@ def outline(ws: Workspace) -> str:
             cli = " (runs as a program: python " + rel + " ...)" if is_cli(ws, rel) else ""
             lines.append(f"{rel}{cli}")
             lines += [f"    {s}" for s in by_file.get(rel, [])]
+        elif rel.endswith((".html", ".htm")):
+            lines.append(f"{rel} (a page: open_page({rel!r}))")
+            lines += [f"    {e}" for e in page_elements(ws, rel)]
         elif not _is_state(rel):
             lines.append(rel)
     return "\n".join(lines) or "(no files)"
+
+
+_ID_TAG = re.compile(r"<(\w+)\b[^>]*?\bid\s*=\s*[\"']([^\"']+)[\"']", re.I)
+
+
+def page_elements(ws: Workspace, rel: str, limit: int = 40) -> list[str]:
+    """A page's elements that have an id, as `#id (tag)`: its names, without its code."""
+    try:
+        text = (ws.root / rel).read_text(errors="replace")
+    except OSError:
+        return []
+    return [f"#{i} ({tag.lower()})" for tag, i in dict.fromkeys(_ID_TAG.findall(text))][:limit]
 
 
 def _is_state(rel: str) -> bool:

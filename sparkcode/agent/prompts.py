@@ -130,9 +130,22 @@ _PROGRAMS = ("Programs are run as subprocess.run([sys.executable, \"<file>.py\",
              "and pass its path.")
 
 
+_PAGES = """Pages are tested in Chromium through the open_page fixture (do not import playwright): open_page("<file>.html") returns a Playwright page (sync API): page.fill("#id", "text"), page.click("#id"), page.press("#id", "Enter"), page.inner_text("#id"), page.input_value("#id"), page.locator("#list li").count(). Use the ids the task names. Example:
+```python
+def test_adding_an_item_shows_it(open_page):
+    page = open_page("list.html")
+    page.fill("#item", "milk")
+    page.click("#add")
+    assert page.locator("#items li").count() == 1
+    assert page.inner_text("#items li") == "milk"
+```"""
+
+
 def acceptance_request(task: str, outline: str) -> str:
-    programs = f"\n\n{_PROGRAMS}" if "runs as a program" in outline else ""
-    return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}{programs}"
+    extra = [_PROGRAMS] if "runs as a program" in outline else []
+    extra += [_PAGES] if "(a page: open_page(" in outline else []
+    more = "".join(f"\n\n{e}" for e in extra)
+    return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}{more}"
 
 
 def acceptance_cover(values: list[str]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..agent import browser_check as bc
+from ..agent.page_fixture import launch
 
 
 def page_fixtures(page_file: Path):
@@ -21,7 +22,7 @@ def page_fixtures(page_file: Path):
     def browser():
         assert page_file.is_file(), f"{page_file.name} was not written"
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=bc.chromium_path(), args=bc.CHROMIUM_ARGS)
+            b = launch(p)
             yield b
             b.close()
 

@@ -50,6 +50,7 @@ class Engine:
         to a GPU when llama.cpp was built with one (llama-server's `-ngl`); 0 on a CPU build."""
         self.model_name = str(model or models.DEFAULT_MODEL)
         path = models.resolve(self.model_name, show_progress=show_progress)
+        self.gpu_layers = gpu_layers
         self.model = LlamaModel(path, n_gpu_layers=gpu_layers)
         self.ctx = LlamaContext(self.model, n_ctx=n_ctx, n_batch=n_batch, threads=threads, flash_attn=flash_attn)
         spec = models.spec_for_path(path)

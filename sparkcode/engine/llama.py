@@ -60,6 +60,24 @@ def physical_cores() -> int:
     return max(1, min(allowed, len(cores) or allowed))
 
 
+@lru_cache(maxsize=1)
+def cpu_signature() -> str:
+    """The processor as speed depends on it: model name and a digest of its feature flags (one
+    "AMD EPYC" name covers chips with and without AVX-512)."""
+    import hashlib
+
+    name, flags = "unknown", ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name == "unknown":
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{name}/{hashlib.sha1(flags.encode()).hexdigest()[:8]}"
+
+
 class NativeHandle:
     """Owns one llama.cpp object (`ptr`): `close()` frees it once through `_free`, and garbage
     collection does the same for a handle nobody closed."""

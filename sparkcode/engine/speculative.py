@@ -30,6 +30,7 @@ import numpy as np
 from .. import models
 from ..errors import EngineError
 from .drafters import ModelDrafter, NgramDrafter
+from .llama import cpu_signature
 from .sampling import Sampler
 from .stats import Stats
 
@@ -100,7 +101,9 @@ class CostTable:
         self.engine = engine
         self.path = models.home_dir() / "calibration.json"
         m = engine.model.path
-        self.key = f"{m.name}|{m.stat().st_size}|threads={engine.threads}|v3"
+        # a cost measured on another processor, thread count or GPU offload is never reused
+        self.key = (f"{m.name}|{m.stat().st_size}|threads={engine.threads}|cpu={cpu_signature()}"
+                    f"|gpu_layers={engine.gpu_layers}|v4")
         self.models: dict[int, CostModel] = {}
 
     @staticmethod

@@ -1,0 +1,90 @@
+"""Pytest fixtures that open a workspace's web page in Chromium, for tests of what a page does.
+
+The agent's acceptance tests of a page (acceptance.py imports these into its conftest) and the
+benchmark's hidden page tests (bench/hidden_page.py) both open pages here:
+- `chromium`: Debian's Chromium through Playwright, one per test session (skipped without it);
+- `open_page`: ``page = open_page("tip.html")`` loads a file of the current folder in a fresh
+  page (own storage, requests other than file:/data:/blob: blocked, dialogs accepted) and gives
+  Playwright's sync `Page` with one change: `fill` sets the value as pasted text would
+  (``input`` and ``change`` events), so "abc" into an ``<input type=number>`` leaves it empty as
+  in a browser instead of failing the test. An error the page throws, at any moment of the
+  test, fails the test when it ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from . import browser_check as bc
+
+_SET_VALUE = """(el, v) => { el.value = v;
+    el.dispatchEvent(new Event("input", {bubbles: true}));
+    el.dispatchEvent(new Event("change", {bubbles: true})); }"""
+
+
+class PageUnderTest:
+    """Playwright's Page, but `fill` never refuses a value (see the module docstring)."""
+
+    def __init__(self, page):
+        self._page = page
+
+    def fill(self, selector: str, value: str, **kw) -> None:
+        self._page.wait_for_selector(selector, state="attached", **kw)
+        self._page.eval_on_selector(selector, _SET_VALUE, str(value))
+
+    def __getattr__(self, name):
+        return getattr(self._page, name)
+
+
+def _offline(route) -> None:
+    if route.request.url.startswith(("file:", "data:", "blob:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=bc.chromium_path(), args=bc.CHROMIUM_ARGS)
+
+
+def new_page(browser, path: Path, errors: list[str]):
+    """A fresh page on `path`, its uncaught errors appended to `errors`."""
+    pg = browser.new_page()
+    pg.set_default_timeout(3000)
+    pg.on("pageerror", lambda e: errors.append(f"{path.name}: {e}"))
+    pg.on("dialog", lambda d: d.accept())
+    pg.route("**/*", _offline)
+    pg.goto(path.as_uri())
+    return pg
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not bc.available():
+        pytest.skip("chromium or playwright is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(chromium):
+    pages, errors = [], []
+
+    def _open(name: str) -> PageUnderTest:
+        path = Path(name).resolve()
+        assert path.is_file(), f"{name} was not written"
+        pg = new_page(chromium, path, errors)
+        pages.append(pg)
+        return PageUnderTest(pg)
+
+    yield _open
+    for pg in pages:
+        pg.close()
+    if errors:
+        pytest.fail("the page threw: " + "; ".join(errors[:3]), pytrace=False)
