@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sparkcode.agent import browser_check
 from sparkcode.agent.acceptance import TEST_PATH
 from sparkcode.agent.loop import Agent, AgentConfig
@@ -583,3 +585,43 @@ def test_a_change_spread_over_files_one_per_turn_is_not_abandoned(tmp_path):
     out = a.run("Put RATE in a new config.py, set to 0.25, imported by a.py and b.py instead of their own.")
     assert out.status == "done", out.summary
     assert not any(len(r.messages) == 2 for r in backend.requests[1:] if "sparkcode" in r.messages[0]["content"])
+
+
+TIP_TASK = ('Make tip.html: an input with id "bill", a button with id "calculate"; clicking it shows the 15% tip '
+            'in the element with id "tip" with two decimals: a bill of 40 gives tip "6.00".')
+
+
+def tip_page(expr: str) -> str:
+    return ("FILE: tip.html\n```html\n<!DOCTYPE html><html><body><input id=\"bill\" type=\"number\">"
+            "<button id=\"calculate\">Go</button><span id=\"tip\"></span><script>\n"
+            "document.getElementById('calculate').onclick = () => {\n"
+            "  const bill = parseFloat(document.getElementById('bill').value);\n"
+            f"  document.getElementById('tip').textContent = {expr};\n}};\n</script></body></html>\n```")
+
+
+PAGE_TESTS = py("t.py", "def test_a_bill_of_40_gives_a_tip_of_6(open_page):\n    page = open_page(\"tip.html\")\n"
+                        "    page.fill(\"#bill\", \"40\")\n    page.click(\"#calculate\")\n"
+                        "    assert page.inner_text(\"#tip\") == \"6.00\"\n")
+
+
+@pytest.mark.skipif(not browser_check.available(), reason="needs playwright and Debian chromium")
+def test_a_page_is_judged_by_acceptance_tests_that_play_it_in_chromium(tmp_path):
+    wrong = tip_page("(bill * 0.15).toFixed(1)")  # "6.0": a page that loads and clicks fine
+    right = tip_page("(bill * 0.15).toFixed(2)")
+    a, backend = make(tmp_path, [wrong, PAGE_TESTS, right], max_fresh=0)
+    out = a.run(TIP_TASK)
+    assert out.status == "done", out.summary
+    writer = backend.requests[1].messages[-1]["content"]
+    assert "open_page" in writer and "#bill (input)" in writer and "toFixed" not in writer  # names, never code
+    feedback = backend.requests[2].messages[-1]["content"]
+    assert "'6.0' == '6.00'" in feedback or "6.0" in feedback and "test_a_bill_of_40" in feedback
+    assert any(c["path"].endswith("test_task.py") and c["ok"] and c["behavioural"] for c in out.checks)
+
+
+@pytest.mark.skipif(not browser_check.available(), reason="needs playwright and Debian chromium")
+def test_a_page_that_throws_fails_its_acceptance_test_even_when_the_value_is_right(tmp_path):
+    throws = tip_page("(bill * 0.15).toFixed(2); undefinedFunction()")
+    a, backend = make(tmp_path, [throws, PAGE_TESTS], max_fresh=0, repair_rounds=0)
+    out = a.run(TIP_TASK)
+    assert out.status != "done"
+    assert any("undefinedFunction" in c["message"] for c in out.checks if not c["ok"])

@@ -40,7 +40,7 @@ from .checks import CheckResult
 from .examples import stated_examples
 from .names import outline, python_names
 from .pytest_report import PYTEST, digest, failing_lines
-from .shell import run_command
+from .shell import Limits, run_command
 from .verify import VerifyContext
 from .wording import relax_made_up_wording
 from .workspace import SKIP_DIRS, Workspace
@@ -213,8 +213,10 @@ class AcceptanceTests:
         if not conftest.is_file() or conftest.read_text() != CONFTEST:
             conftest.parent.mkdir(parents=True, exist_ok=True)
             conftest.write_text(CONFTEST)
+        pages = any(p.endswith((".html", ".htm")) for p in ctx.changed)
         r = run_command(f"{PYTEST} --continue-on-collection-errors {TEST_DIR}", ctx.ws.root, timeout=ctx.timeout,
-                        env_extra={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _SPARKCODE_ROOT})
+                        env_extra={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _SPARKCODE_ROOT},
+                        limits=Limits(address_space=None) if pages else None)  # Chromium reserves far more than 2 GB
         r.output = r.output.replace(f"{ctx.ws.root}/", "")  # tests run in a copy: pytest names files absolutely
         if r.ok:
             fixed = f" (rewritten after review: {', '.join(self.rewritten)})" if self.rewritten else ""
