@@ -625,3 +625,28 @@ def test_a_page_that_throws_fails_its_acceptance_test_even_when_the_value_is_rig
     out = a.run(TIP_TASK)
     assert out.status != "done"
     assert any("undefinedFunction" in c["message"] for c in out.checks if not c["ok"])
+
+
+def test_a_fixture_a_test_uses_without_declaring_it_is_declared():
+    from sparkcode.agent.acceptance import declare_fixtures
+
+    src = ('def test_tip():\n    page = open_page("tip.html")\n    assert page\n\n\n'
+           'def test_file(tmp_path):\n    p = open_page("a.html")\n    (tmp_path / "x").write_text("")\n\n\n'
+           'def test_plain():\n    assert 1\n')
+    out = declare_fixtures(src)
+    assert "def test_tip(open_page):" in out and "def test_file(open_page, tmp_path):" in out
+    assert "def test_plain():" in out
+
+
+def test_tests_that_import_a_module_that_exists_nowhere_are_not_used(tmp_path):
+    from sparkcode.agent.acceptance import tests_the_workspace
+
+    (tmp_path / "tip.html").write_text("<html></html>")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "util.py").write_text("x = 1\n")
+    ws = Workspace(tmp_path)
+    made_up = 'from text import tip\n\n\ndef test_tip(open_page):\n    open_page("tip.html")\n'
+    assert "text" in tests_the_workspace(made_up, ws, "Make tip.html")
+    assert tests_the_workspace(made_up, ws, "Write text.py with tip() and tip.html") == ""  # named by the task
+    fine = 'import json\nfrom pkg import util\n\n\ndef test_u():\n    assert util.x == 1\n'
+    assert tests_the_workspace(fine, ws, "") == ""

@@ -170,7 +170,7 @@ class AcceptanceTests:
             reply = self._ask(messages)
             source, error = parse_tests(reply)
             if source:
-                error = tests_the_workspace(source, ctx.ws)
+                error = tests_the_workspace(source, ctx.ws, ctx.task)
                 source = None if error else source
             if source:
                 self._save(ctx.ws, self._cover(ctx, messages + [{"role": "assistant", "content": reply}], source),
@@ -189,7 +189,7 @@ class AcceptanceTests:
             return source
         self.note(f"acceptance tests: adding tests for the stated values {', '.join(repr(v) for v in missing[:5])}")
         better, _ = parse_tests(self._ask(messages + [{"role": "user", "content": prompts.acceptance_cover(missing)}]))
-        if not better or tests_the_workspace(better, ctx.ws) or len(uncovered_values(ctx.task, better)) >= len(missing):
+        if not better or tests_the_workspace(better, ctx.ws, ctx.task) or len(uncovered_values(ctx.task, better)) >= len(missing):
             return source
         return better
 
@@ -199,6 +199,7 @@ class AcceptanceTests:
             if relaxed:
                 self.note(f"acceptance tests: {len(relaxed)} demand(s) of wording the task does not state relaxed "
                           f"to 'a message is there' ({relaxed[0]!r}…)")
+            source = declare_fixtures(source)
         if not source.startswith(HEADER):
             source = HEADER + source
         if rel == TEST_PATH:
@@ -264,7 +265,7 @@ class AcceptanceTests:
         if reply.strip().upper().startswith("KEEP"):
             return False
         new, _ = parse_tests(reply)
-        if not new or new.strip() == self._body().strip():
+        if not new or new.strip() == self._body().strip() or tests_the_workspace(new, ctx.ws, ctx.task):
             return False
         self._save(ctx.ws, new, task=ctx.task)
         self.rewritten += [n for n in due if n not in self.rewritten]
@@ -377,7 +378,54 @@ def _flat(text: str) -> str:
     return re.sub(r"\s+", "", text).replace('"', "'")
 
 
-def tests_the_workspace(source: str, ws: Workspace) -> str:
+FIXTURES = ("open_page", "tmp_path", "capsys", "monkeypatch")  # the ones tests use without declaring
+
+
+def declare_fixtures(source: str) -> str:
+    """A test that uses a fixture it does not take as a parameter gets the parameter (measured: the
+    1.5B wrote `page = open_page("tip.html")` in `def test_tip():`, a NameError on a correct page)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines = source.splitlines(keepends=True)
+    for fn in [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]:
+        params = {a.arg for a in fn.args.args}
+        used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        missing = [f for f in FIXTURES if f in used and f not in params]
+        if not missing:
+            continue
+        i = fn.lineno - 1
+        lines[i] = re.sub(rf"(def\s+{fn.name}\s*\()(\s*\)?)",
+                          lambda m: m.group(1) + ", ".join(missing) + (", " if m.group(2).strip() != ")" else "")
+                          + m.group(2), lines[i], count=1)
+    return "".join(lines)
+
+
+def unknown_imports(source: str, ws: Workspace, task: str) -> list[str]:
+    """Modules the tests import that are not in the workspace, cannot be imported here and are not
+    named in the task: made up (measured: `from text import tip` in the tests of a page, and the
+    coding model then wrote a text.py to satisfy them)."""
+    import importlib.util
+
+    tree = ast.parse(source)
+    mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    mods |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    ours = {part.removesuffix(".py") for f in ws.list_files() for part in Path(f).parts}
+    out = []
+    for m in sorted(mods - {""} - ours):
+        if re.search(rf"\b{re.escape(m)}\b", task):
+            continue
+        try:
+            if importlib.util.find_spec(m) is not None:
+                continue
+        except (ImportError, ValueError):
+            pass
+        out.append(m)
+    return out
+
+
+def tests_the_workspace(source: str, ws: Workspace, task: str = "") -> str:
     """"" when the tests exercise the workspace's code; else why not: tests that define the
     functions under test themselves pass whatever the workspace holds (measured: a test file with
     its own copy of to_roman passed while roman.py crashed on import)."""
@@ -387,13 +435,17 @@ def tests_the_workspace(source: str, ws: Workspace) -> str:
     if defined & ours:
         return (f"the tests define {', '.join(sorted(defined & ours))} themselves: import it from the workspace "
                 "instead, and test that")
-    modules = {Path(f).stem for f in ws.list_files() if f.endswith(".py")}
+    modules = {p.removesuffix(".py") for f in ws.list_files() if f.endswith(".py") for p in Path(f).parts}
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     files = set(ws.list_files())
     runs = any(isinstance(n, ast.Constant) and n.value in files for n in ast.walk(tree))
     if not (imported & modules) and not runs:
         return "the tests neither import a workspace module nor run a workspace file"
+    made_up = unknown_imports(source, ws, task)
+    if made_up:
+        return (f"the tests import {', '.join(made_up)}, which is not in the workspace and the task does not name: "
+                "import only the workspace's modules (or test a page through open_page)")
     return ""
 
 
