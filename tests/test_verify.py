@@ -650,3 +650,12 @@ def test_tests_that_import_a_module_that_exists_nowhere_are_not_used(tmp_path):
     assert tests_the_workspace(made_up, ws, "Write text.py with tip() and tip.html") == ""  # named by the task
     fine = 'import json\nfrom pkg import util\n\n\ndef test_u():\n    assert util.x == 1\n'
     assert tests_the_workspace(fine, ws, "") == ""
+
+
+@pytest.mark.skipif(not browser_check.available(), reason="needs playwright and Debian chromium")
+def test_a_test_in_pytest_playwrights_habit_gets_the_workspaces_page(tmp_path):
+    habit = py("t.py", "def test_tip(page):\n    page.goto(\"tip.html\")\n    page.fill(\"#bill\", \"40\")\n"
+                       "    page.click(\"#calculate\")\n    assert page.inner_text(\"#tip\") == \"6.00\"\n")
+    a, _ = make(tmp_path, [tip_page("(bill * 0.15).toFixed(2)"), habit], max_fresh=0)
+    out = a.run(TIP_TASK)
+    assert out.status == "done", out.summary

@@ -66,7 +66,7 @@ import shutil
 
 import pytest
 
-from sparkcode.agent.page_fixture import chromium, open_page  # noqa: F401 (tests of pages)
+from sparkcode.agent.page_fixture import chromium, open_page, page  # noqa: F401 (tests of pages)
 
 _ROOT = os.getcwd()
 _SKIP = {sorted(SKIP_DIRS)!r}
@@ -378,7 +378,7 @@ def _flat(text: str) -> str:
     return re.sub(r"\s+", "", text).replace('"', "'")
 
 
-FIXTURES = ("open_page", "tmp_path", "capsys", "monkeypatch")  # the ones tests use without declaring
+FIXTURES = ("open_page", "page", "tmp_path", "capsys", "monkeypatch")  # the ones tests use without declaring
 
 
 def declare_fixtures(source: str) -> str:
@@ -392,7 +392,8 @@ def declare_fixtures(source: str) -> str:
     for fn in [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]:
         params = {a.arg for a in fn.args.args}
         used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        missing = [f for f in FIXTURES if f in used and f not in params]
+        assigned = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        missing = [f for f in FIXTURES if f in used and f not in params | assigned]
         if not missing:
             continue
         i = fn.lineno - 1
@@ -440,6 +441,8 @@ def tests_the_workspace(source: str, ws: Workspace, task: str = "") -> str:
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     files = set(ws.list_files())
     runs = any(isinstance(n, ast.Constant) and n.value in files for n in ast.walk(tree))
+    pages = [f for f in files if f.endswith((".html", ".htm"))]
+    runs = runs or bool(pages) and any(isinstance(n, ast.arg) and n.arg in ("page", "open_page") for n in ast.walk(tree))
     if not (imported & modules) and not runs:
         return "the tests neither import a workspace module nor run a workspace file"
     made_up = unknown_imports(source, ws, task)

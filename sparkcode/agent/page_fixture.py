@@ -3,6 +3,8 @@
 The agent's acceptance tests of a page (acceptance.py imports these into its conftest) and the
 benchmark's hidden page tests (bench/hidden_page.py) both open pages here:
 - `chromium`: Debian's Chromium through Playwright, one per test session (skipped without it);
+- `page`: the workspace's one page opened the same way (tests written in pytest-playwright's
+  habit, ``def test_x(page):``); with several pages it is the first by name, index.html first;
 - `open_page`: ``page = open_page("tip.html")`` loads a file of the current folder in a fresh
   page (own storage, requests other than file:/data:/blob: blocked, dialogs accepted) and gives
   Playwright's sync `Page` with one change: `fill` sets the value as pasted text would
@@ -25,7 +27,8 @@ _SET_VALUE = """(el, v) => { el.value = v;
 
 
 class PageUnderTest:
-    """Playwright's Page, but `fill` never refuses a value (see the module docstring)."""
+    """Playwright's Page, but `fill` never refuses a value and `goto` takes a file of the current
+    folder by name (see the module docstring)."""
 
     def __init__(self, page):
         self._page = page
@@ -33,6 +36,11 @@ class PageUnderTest:
     def fill(self, selector: str, value: str, **kw) -> None:
         self._page.wait_for_selector(selector, state="attached", **kw)
         self._page.eval_on_selector(selector, _SET_VALUE, str(value))
+
+    def goto(self, url: str, **kw):
+        if "://" not in url and Path(url).is_file():
+            url = Path(url).resolve().as_uri()
+        return self._page.goto(url, **kw)
 
     def __getattr__(self, name):
         return getattr(self._page, name)
@@ -88,3 +96,15 @@ def open_page(chromium):
         pg.close()
     if errors:
         pytest.fail("the page threw: " + "; ".join(errors[:3]), pytrace=False)
+
+
+def only_page(folder: Path) -> Path | None:
+    pages = sorted(folder.glob("*.htm*"), key=lambda p: (p.name != "index.html", p.name))
+    return pages[0] if pages else None
+
+
+@pytest.fixture
+def page(open_page):
+    path = only_page(Path.cwd())
+    assert path is not None, "no page (.html) was written"
+    return open_page(path.name)

@@ -8,6 +8,8 @@ Two prompt styles share that format (`system_prompt`): "terse", sparkcode's own 
 no prose), and "standard", a conventional assistant prompt that explains before acting.
 """
 
+import re
+
 _ACTIONS = """Actions you can write in a reply (<...> marks what you fill in: real file names, real code):
 
 1. Create or overwrite a file: a line `FILE: <path>` then a fenced code block with the complete content.
@@ -130,20 +132,20 @@ _PROGRAMS = ("Programs are run as subprocess.run([sys.executable, \"<file>.py\",
              "and pass its path.")
 
 
-_PAGES = """Pages are tested in Chromium through the open_page fixture (do not import playwright): open_page("<file>.html") returns a Playwright page (sync API): page.fill("#id", "text"), page.click("#id"), page.press("#id", "Enter"), page.inner_text("#id"), page.input_value("#id"), page.locator("#list li").count(). Use the ids the task names. Example:
+_PAGES = """Pages are tested in Chromium through the open_page fixture (do not import playwright): open_page("<file>.html") returns a Playwright page (sync API): page.fill("#id", "text"), page.click("#id"), page.press("#id", "Enter"), page.inner_text("#id"), page.input_value("#id"), page.locator("#id li").count(). Use the ids listed under the page and the values the task states. The shape of such a test (for another task, a greeting page):
 ```python
-def test_adding_an_item_shows_it(open_page):
-    page = open_page("list.html")
-    page.fill("#item", "milk")
-    page.click("#add")
-    assert page.locator("#items li").count() == 1
-    assert page.inner_text("#items li") == "milk"
+def test_greeting_names_the_person(open_page):
+    page = open_page("{page}")
+    page.fill("#name", "Ada")
+    page.click("#greet")
+    assert page.inner_text("#message") == "Hello, Ada!"
 ```"""
 
 
 def acceptance_request(task: str, outline: str) -> str:
     extra = [_PROGRAMS] if "runs as a program" in outline else []
-    extra += [_PAGES] if "(a page: open_page(" in outline else []
+    pages = re.findall(r"^(\S+) \(a page: open_page\(", outline, re.M)
+    extra += [_PAGES.replace("{page}", pages[0])] if pages else []
     more = "".join(f"\n\n{e}" for e in extra)
     return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}{more}"
 
