@@ -108,6 +108,10 @@ def test_asserts_stated_value_reads_the_failing_statement_only():
            "    assert r.stdout.strip() == '21.75'\n    assert float(r.stdout) == pytest.approx(17.5)\n"
            "    assert count_words('A a') == {'a': 1}\n    assert count_words('A a') == {'a':2}\n")
     assert [asserts_stated_value(src, n, task) for n in range(2, 8)] == [True, False, True, True, False, True]
+    # a percentage the task states is a rate, not a result (a wrong `quote(100) == 25` stays reviewable)
+    rate = "The rate is now 25%, so set TAX_RATE to 0.25."
+    src = "def test_q():\n    assert quote(100) == 25\n    assert TAX_RATE == 0.25\n"
+    assert [asserts_stated_value(src, n, rate) for n in (2, 3)] == [False, True]
 
 
 def test_the_failure_digest_shows_the_first_failures_whole_and_every_failing_test():
@@ -203,19 +207,19 @@ def test_public_methods_that_existed_must_survive_an_edit(tmp_path):
 
 
 def test_a_rename_is_checked_everywhere_with_the_search(tmp_path):
-    files = {"util.py": "def old_total(xs):\n    return sum(xs)\n",
+    from sparkcode.agent.verify import RenameGone, VerifyContext
+
+    files = {"util.py": "def grand_total(xs):\n    return sum(xs)\n",
              "app.py": "from util import old_total\n\nprint(old_total([1, 2]))\n"}
-    half = ("util.py\n<<<<<<< SEARCH\ndef old_total(xs):\n=======\ndef grand_total(xs):\n>>>>>>> REPLACE")
-    rest = ("app.py\n<<<<<<< SEARCH\nfrom util import old_total\n\nprint(old_total([1, 2]))\n=======\n"
-            "from util import grand_total\n\nprint(grand_total([1, 2]))\n>>>>>>> REPLACE")
-    tests = py("t.py", "import subprocess, sys\n\n\ndef test_runs():\n"
-                       "    r = subprocess.run([sys.executable, 'app.py'], capture_output=True, text=True)\n"
-                       "    assert r.returncode == 0 and r.stdout.strip() == '3'\n")
-    a, backend = make(tmp_path, [half, rest, tests], files=files)
-    out = a.run("Rename `old_total` to `grand_total` everywhere in the project.")
-    assert out.status == "done", out.summary
-    feedback = backend.requests[1].messages[-1]["content"]
-    assert "`old_total` still appears" in feedback and "app.py:1" in feedback
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(text)
+    ws = Workspace(tmp_path)
+    task = "Rename `old_total` to `grand_total` everywhere in the project."
+    [left] = RenameGone(task).verify(VerifyContext(ws, task, ["util.py"], ["util.py"]))
+    assert not left.ok and "`old_total` still appears" in left.message and "app.py:1" in left.message
+    (tmp_path / "app.py").write_text("from util import grand_total\n\nprint(grand_total([1, 2]))\n")
+    [gone] = RenameGone(task).verify(VerifyContext(ws, task, ["app.py"], ["app.py"]))
+    assert gone.ok
 
 
 def test_rename_phrases_are_understood():
@@ -659,3 +663,47 @@ def test_a_test_in_pytest_playwrights_habit_gets_the_workspaces_page(tmp_path):
     a, _ = make(tmp_path, [tip_page("(bill * 0.15).toFixed(2)"), habit], max_fresh=0)
     out = a.run(TIP_TASK)
     assert out.status == "done", out.summary
+
+
+def test_a_rename_the_model_did_by_halves_is_finished_without_a_model(tmp_path):
+    files = {"utils.py": "def calc_total(xs):\n    return sum(xs)\n",
+             "report.py": "import utils\n\n\ndef report(xs):\n    # uses calc_total\n    return utils.calc_total(xs)\n"}
+    half = py("utils.py", "def compute_total(xs):\n    return sum(xs)\n\n\ncalc_total = compute_total\n")
+    a, _ = make(tmp_path, [half, py("t.py", "from report import report\n\n\ndef test_r():\n    assert report([1, 2]) == 3\n")],
+                files, max_fresh=0)
+    out = a.run("Rename calc_total to compute_total everywhere in this project.")
+    assert out.status == "done", out.summary
+    assert "calc_total" not in (a.ws.root / "report.py").read_text() + (a.ws.root / "utils.py").read_text()
+    assert "compute_total = compute_total" not in (a.ws.root / "utils.py").read_text()
+    assert "utils.compute_total(xs)" in (a.ws.root / "report.py").read_text()
+
+
+def test_a_tool_the_model_defines_in_the_program_is_removed(tmp_path):
+    leaked = py("stats.py", "def mean(xs):\n    if not xs:\n        return 0\n    return sum(xs) / len(xs)\n\n\n"
+                            "def finish(summary):\n    print(summary)\n\n\nfinish('done')\n")
+    a, backend = make(tmp_path, [leaked, TESTS])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    code = (a.ws.root / "stats.py").read_text()
+    assert "finish" not in code and "def mean(xs):" in code
+    assert "def finish" not in backend.requests[1].messages[-1]["content"]  # the test writer never sees it
+
+
+def test_a_function_the_task_names_like_a_tool_stays(tmp_path):
+    from sparkcode.agent.leaks import drop_tool_functions
+
+    (tmp_path / "race.py").write_text("def finish(t):\n    return t\n\n\ndef search(x):\n    return x\n\n\nprint(search(1))\n")
+    ws = Workspace(tmp_path)
+    assert drop_tool_functions(ws, ["race.py"], "Write race.py with finish(t) that returns t.") == []
+    assert "def finish" in (tmp_path / "race.py").read_text() and "def search" in (tmp_path / "race.py").read_text()
+
+
+def test_an_unused_made_up_import_is_dropped_from_the_tests(tmp_path):
+    from sparkcode.agent.acceptance import drop_unused_made_up_imports
+
+    (tmp_path / "tip.html").write_text("<html></html>")
+    ws = Workspace(tmp_path)
+    src = ('import pytest\nfrom text import tip\nimport madeup\n\n\ndef test_tip(open_page):\n'
+           '    page = open_page("tip.html")\n    assert madeup.x\n')
+    out = drop_unused_made_up_imports(src, ws, "Make tip.html")
+    assert "from text import tip" not in out and "import madeup" in out and "import pytest" in out

@@ -164,12 +164,13 @@ class AcceptanceTests:
             if self.stated:
                 self._save(ctx.ws, self.stated, STATED_PATH)
         self.note("writing acceptance tests from the task statement")
-        messages = [{"role": "system", "content": prompts.ACCEPTANCE_SYSTEM},
+        messages = [{"role": "system", "content": prompts.acceptance_system(pages_only(ctx))},
                     {"role": "user", "content": prompts.acceptance_request(ctx.task, outline(ctx.ws))}]
         for _ in range(2):
             reply = self._ask(messages)
             source, error = parse_tests(reply)
             if source:
+                source = drop_unused_made_up_imports(source, ctx.ws, ctx.task)
                 error = tests_the_workspace(source, ctx.ws, ctx.task)
                 source = None if error else source
             if source:
@@ -259,7 +260,7 @@ class AcceptanceTests:
             self._write(ctx)
             return True
         self.note(f"acceptance tests {', '.join(due)} keep failing: reviewing them against the task")
-        reply = self._ask([{"role": "system", "content": prompts.ACCEPTANCE_SYSTEM},
+        reply = self._ask([{"role": "system", "content": prompts.acceptance_system(pages_only(ctx))},
                            {"role": "user", "content": prompts.acceptance_review(
                                ctx.task, outline(ctx.ws), self._body(), digest(failure, 1800), due)}])
         if reply.strip().upper().startswith("KEEP"):
@@ -274,6 +275,10 @@ class AcceptanceTests:
     def _body(self) -> str:
         """The tests without the imports put on top of them."""
         return (self.source or "").removeprefix(HEADER)
+
+
+def pages_only(ctx: VerifyContext) -> bool:
+    return not any(p.endswith(".py") for p in ctx.ws.list_files())
 
 
 def tested_here(ctx: VerifyContext) -> bool:
@@ -354,7 +359,9 @@ def asserts_stated_value(source: str, line: int, task: str) -> bool:
         elif isinstance(v, bool) or v is None:
             continue
         elif isinstance(v, (int, float)):
-            if (abs(v) >= 10 or v != int(v)) and re.search(rf"(?<![\w.]){re.escape(str(v))}{'0*' if '.' in str(v) else ''}(?![\w]|\.\d)", task):
+            # a percentage ("the rate is now 25%") is a rate, not a result: `quote(100) == 25` is not anchored
+            if (abs(v) >= 10 or v != int(v)) and re.search(rf"(?<![\w.]){re.escape(str(v))}{'0*' if '.' in str(v) else ''}"
+                                                           r"(?![\w]|\.\d|\s*%|\s*percent)", task):
                 return True
         elif _flat(repr(v)) in flat_task:
             return True
@@ -424,6 +431,30 @@ def unknown_imports(source: str, ws: Workspace, task: str) -> list[str]:
             pass
         out.append(m)
     return out
+
+
+def drop_unused_made_up_imports(source: str, ws: Workspace, task: str) -> str:
+    """Top-level imports of made-up modules (`unknown_imports`) whose names the tests never use
+    are removed; a made-up import that is used is left for `tests_the_workspace` to refuse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    made_up = set(unknown_imports(source, ws, task))
+    if not made_up:
+        return source
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    lines = source.splitlines(keepends=True)
+    for node in sorted(tree.body, key=lambda n: n.lineno, reverse=True):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in made_up:
+            bound = {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.Import) and all(a.name.split(".")[0] in made_up for a in node.names):
+            bound = {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            continue
+        if not bound & used:
+            del lines[node.lineno - 1:node.end_lineno]
+    return "".join(lines)
 
 
 def tests_the_workspace(source: str, ws: Workspace, task: str = "") -> str:

@@ -36,6 +36,8 @@ from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
 from .imports import add_missing_imports
+from .leaks import drop_tool_functions
+from .rename import finish_renames
 from .stderr import errors_to_stderr
 from .names import files_named, removal_asked
 from .session import Session
@@ -190,13 +192,13 @@ class Agent:
             if self.ws.can_write:
                 run.start = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"before run {run.session.run_id}")
             run.checkpointed = True
-        lines, changed, finished, summary, failed = self._execute(actions, run.session)
+        lines, changed, finished, summary, failed = self._execute(actions, run.session, run.task)
         written = [str(a.args["path"]) for a in actions
                    if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
         return Turn(done.text, done.stats, actions, errors, lines, changed, written, finished, summary, failed, False,
                     time.perf_counter() - t_tools)
 
-    def _execute(self, actions: list[Action], session: Session):
+    def _execute(self, actions: list[Action], session: Session, task: str):
         lines: list[str] = []
         changed: list[str] = []
         finished, summary, failed = False, "", False
@@ -211,7 +213,11 @@ class Agent:
             failed |= not result.ok
             head = f"{a.tool} {a.args.get('path') or a.args.get('command') or a.args.get('pattern') or ''}".strip()
             lines.append(f"{head}: {'ok' if result.ok else 'FAILED'}" + (f"\n{result.output}" if result.output else ""))
-        for note in add_missing_imports(self.ws, changed) + errors_to_stderr(self.ws, changed):  # once all are written
+        renamed = finish_renames(self.ws, task) if changed else []
+        changed += [rel for rel, _ in renamed if rel not in changed]
+        fixes = ([n for _, n in renamed] + drop_tool_functions(self.ws, changed, task) + add_missing_imports(self.ws, changed)
+                 + errors_to_stderr(self.ws, changed))
+        for note in fixes:  # once all are written
             self.ui.note(note)
             session.log("fixup", note=note)
             lines.append(note)

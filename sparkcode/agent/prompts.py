@@ -105,12 +105,12 @@ def results_message(lines: list[str], problems: bool) -> str:
 
 # ---- the verify stage: acceptance tests written from the task, never from the code -------------
 
-ACCEPTANCE_SYSTEM = """You write acceptance tests for a coding task; someone else writes the program. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
+_ACCEPTANCE_RULES = """You write acceptance tests for a coding task; someone else writes the program. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
 Test ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. When the task gives no exact value or wording, do not assert one (never the text of an error message the task does not quote).
 Import functions and classes from their modules and call them directly (the tests run in the workspace folder). Use subprocess only for a file marked "runs as a program", with the command line the task gives.
-Write 2 to 6 short test functions, each named after what it checks in this task. Do not define helper functions. Reply with one ```python block and nothing else.
+Write 2 to 6 short test functions, each named after what it checks in this task. Do not define helper functions. Reply with one ```python block and nothing else."""
 
-Example. Task: "slug(title) in text.py lowercases the title and joins the words with '-': slug('Hello World') == 'hello-world'. An empty title raises ValueError."
+_PYTHON_EXAMPLE = """Example. Task: "slug(title) in text.py lowercases the title and joins the words with '-': slug('Hello World') == 'hello-world'. An empty title raises ValueError."
 ```python
 import pytest
 from text import slug
@@ -124,6 +124,19 @@ def test_slug_rejects_an_empty_title():
     with pytest.raises(ValueError):
         slug("")
 ```"""
+
+ACCEPTANCE_SYSTEM = _ACCEPTANCE_RULES + "\n\n" + _PYTHON_EXAMPLE
+_IMPORT_RULE = _ACCEPTANCE_RULES.splitlines()[2]
+assert _IMPORT_RULE.startswith("Import functions")
+
+
+def acceptance_system(pages_only: bool) -> str:
+    """The test writer's instructions; a workspace of pages alone gets no Python example (measured: the
+    1.5B copied its `from text import slug` into the tests of a tip page)."""
+    if not pages_only:
+        return ACCEPTANCE_SYSTEM
+    return _ACCEPTANCE_RULES.replace(_IMPORT_RULE, "Test the page in a browser as the user message shows (open_page); "
+                                     "there is no Python module to import.")
 
 _PROGRAMS = ("Programs are run as subprocess.run([sys.executable, \"<file>.py\", <args>...], capture_output=True, "
              "text=True), checking returncode and stdout. Write one test for each error case the task lists, "
