@@ -707,3 +707,12 @@ def test_an_unused_made_up_import_is_dropped_from_the_tests(tmp_path):
            '    page = open_page("tip.html")\n    assert madeup.x\n')
     out = drop_unused_made_up_imports(src, ws, "Make tip.html")
     assert "from text import tip" not in out and "import madeup" in out and "import pytest" in out
+
+
+def test_runaway_turns_in_a_row_never_rewind_past_the_task(tmp_path):
+    loop = "FILE: x.py\n```python\n" + "elif x == 1:\n    y = 2\n" * 200
+    a, backend = make(tmp_path, [lambda r: loop, lambda r: loop, FIXED, TESTS])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    third = backend.requests[2].messages
+    assert any(TASK in m["content"] for m in third if m["role"] == "user")  # measured: only the system prompt was left

@@ -282,13 +282,16 @@ class Agent:
                 lines = [prompts.NO_ACTION] + ([prompts.UNSAVED_BLOCKS] if "```" in turn.reply else [])
                 problems = True
 
-        esc = run.stuck.observe(reason if problems else None, len(messages) - 1 if at is None else at)
+        # where this turn's assistant message is: a runaway reply was never appended (measured: its index
+        # taken as len - 1 pointed at the task message, and a later rewind left the system prompt alone)
+        here = at if at is not None else len(messages) - (0 if turn.runaway else 1)
+        esc = run.stuck.observe(reason if problems else None, here)
         if esc.action == "give_up":
             if self._start_afresh(messages, run, f"stuck: {prompts.STUCK[esc.reason]}"):
                 return None
             return self._end(run, "gave_up", f"stuck: {prompts.STUCK[esc.reason]}")
         if esc.action == "rewind" or turn.runaway:
-            keep = esc.rewind_to if esc.action == "rewind" else len(messages)
+            keep = max(esc.rewind_to if esc.action == "rewind" else len(messages), run.base)  # the task stays
             del messages[keep:]
             run.session.log("rewind", keep=keep)
             return None  # a rewound turn is not a repair round
