@@ -236,8 +236,14 @@ def test_tree_summary_shows_tree_sizes_and_key_files(ws):
     text = ws.tree_summary()
     assert text.splitlines()[0].startswith("./  (the workspace root: 3 files")  # paths are relative to it
     assert "README.md  " in text and "main.py  " in text
-    assert "--- README.md (first" in text and "A demo project." in text
+    assert "--- README.md (whole file)" in text and "A demo project." in text  # small files are shown whole
     assert "def main():" in text
+
+
+def test_tree_summary_shows_a_long_key_file_by_its_head(tmp_path):
+    (tmp_path / "big.py").write_text("".join(f"x{i} = {i}\n" for i in range(150)))  # a key file (< 2 KB), over the room
+    text = Workspace(tmp_path).tree_summary(max_chars=1200)
+    assert "--- big.py (first 10 lines) …" in text and "x9 = 9" in text and "x10 = 10" not in text
 
 
 def test_tree_summary_respects_budget_on_big_trees(ws, tree):

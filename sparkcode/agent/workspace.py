@@ -322,7 +322,7 @@ class Workspace:
             room = max_chars - len(out) - 2
             if room < 120:
                 break
-            excerpt = self._excerpt(e)
+            excerpt = self._excerpt(e, room=room)
             if excerpt:
                 out += "\n\n" + excerpt[:room]
         return out[:max_chars]
@@ -341,7 +341,9 @@ class Workspace:
         ranked = sorted((e for e in entries if rank(e)[0] < 9), key=rank)
         return ranked[:limit]
 
-    def _excerpt(self, e: _Entry, lines: int = 10, width: int = 120) -> str:
+    def _excerpt(self, e: _Entry, lines: int = 10, width: int = 120, room: int = 0) -> str:
+        """The file whole when it fits `room` (measured: shown the first 10 lines of a 424-byte module,
+        the model rewrote the functions it never saw), else its first `lines` lines."""
         try:
             with open(self.root / e.path, "rb") as f:
                 data = f.read(4096)
@@ -350,6 +352,9 @@ class Workspace:
         if b"\0" in data:
             return ""
         text = data.decode("utf-8", errors="replace").splitlines()
+        whole = f"--- {e.path} (whole file) ---\n" + "\n".join(text)
+        if len(data) < 4096 and len(whole) <= room:
+            return whole
         body = [ln if len(ln) <= width else ln[:width] + "…" for ln in text[:lines]]
         more = " …" if len(text) > lines or len(data) == 4096 else ""
         return f"--- {e.path} (first {min(lines, len(text))} lines){more} ---\n" + "\n".join(body)
