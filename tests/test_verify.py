@@ -716,3 +716,11 @@ def test_runaway_turns_in_a_row_never_rewind_past_the_task(tmp_path):
     assert out.status == "done", out.summary
     third = backend.requests[2].messages
     assert any(TASK in m["content"] for m in third if m["role"] == "user")  # measured: only the system prompt was left
+
+
+def test_a_version_whose_tests_do_not_load_is_not_kept_over_one_that_fails_them(tmp_path):
+    broken = py("stats.py", "import no_such_module\n\n\ndef mean(xs):\n    return 0\n")  # the tests cannot even import it
+    a, _ = make(tmp_path, [BUGGY, TESTS, broken], max_turns=2, max_fresh=0)
+    out = a.run(TASK)  # BUGGY fails the empty-list tests only; every test of a file that does not load fails
+    assert out.status == "max_turns" and "kept the version of turn 1" in out.summary
+    assert "sum(xs) / len(xs)" in (a.ws.root / "stats.py").read_text()

@@ -240,8 +240,11 @@ class AcceptanceTests:
             return CheckResult(TEST_PATH, True, "acceptance tests pass but for disputed ones", behavioural=True,
                                missing=[f"acceptance tests {', '.join(sorted(failing))} fail on every version of the "
                                         "code even after review: the code or the tests may be wrong"])
+        cases = len(failing - set(disputed))
+        if COLLECTION in failing:  # the tests do not even load: every one of them fails (ranks versions)
+            cases = max(cases, _count_tests(self.source) + _count_tests(self.stated))
         return CheckResult(TEST_PATH, False, prompts.acceptance_failed(digest(r.output)), behavioural=True,
-                           cases_failed=len(failing - set(disputed)))
+                           cases_failed=cases)
 
     # ---- guarding against wrong tests ---------------------------------------------------------
     def _review(self, ctx: VerifyContext, failure: str) -> bool:
@@ -279,6 +282,10 @@ class AcceptanceTests:
 
 def pages_only(ctx: VerifyContext) -> bool:
     return not any(p.endswith(".py") for p in ctx.ws.list_files())
+
+
+def _count_tests(source: str | None) -> int:
+    return len(re.findall(r"^def test", source or "", re.M))
 
 
 def tested_here(ctx: VerifyContext) -> bool:

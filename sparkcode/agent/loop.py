@@ -31,7 +31,7 @@ from ..backends.base import Backend, ChatRequest
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Done, TextDelta
 from . import prompts
-from .acceptance import AcceptanceTests
+from .acceptance import TEST_PATH, AcceptanceTests
 from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
@@ -348,7 +348,14 @@ class Agent:
         # below every version that ran (measured: a file overwritten with the tests failed one check,
         # the API guard, and was kept over code that failed three acceptance tests)
         ran = any(c.behavioural for c in verdict.results)
-        badness = run.badness = (0 if ran else 1, sum(c.badness for c in run.latest.values()))
+        # and a version whose acceptance tests did not run (an earlier check failed) ranks below one
+        # whose tests ran; a version without a file the task names ranks below all (measured: a version
+        # that had moved roman.py into a subfolder was kept because its tests never ran)
+        tests = next((v for v in run.verifiers if isinstance(v, AcceptanceTests)), None)
+        if tests is not None and (tests.source or tests.stated):
+            ran = ran and any(c.path == TEST_PATH for c in verdict.results)
+        lost = sum(1 for f in files_named(run.task) if not (self.ws.root / f).is_file() and not removal_asked(run.task, f))
+        badness = run.badness = (lost, 0 if ran else 1, sum(c.badness for c in run.latest.values()))
         if run.best is None or badness < run.best[0]:
             commit = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"best so far (turn {n})")
             run.best = (badness, commit, n, list(run.written), dict(run.latest))
