@@ -211,6 +211,8 @@ def test_killed_run_leaves_a_readable_session(tmp_path):
     ("FILE: a.py\n```python\nprint(1)\n```", [("write_file", "a.py")]),
     ("### b/c.js\n```javascript\nlet a = 1;\n```", [("write_file", "b/c.js")]),
     ("**index.html**\n```html\n<p>\nhi\n</p>\n```", [("write_file", "index.html")]),
+    ("**a.py:**\n```python\nprint(1)\n```\n\n**b.py:**\n```python\nprint(2)\n```",
+     [("write_file", "a.py"), ("write_file", "b.py")]),
     ("```html\n<!DOCTYPE html>\n<p>hi</p>\n</html>\n```", [("write_file", "index.html")]),
     ("```python main.py\nprint(1)\n```", [("write_file", "main.py")]),
     ("Run it:\n```bash\npython3 a.py\n```", []),

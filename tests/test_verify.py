@@ -724,3 +724,28 @@ def test_a_version_whose_tests_do_not_load_is_not_kept_over_one_that_fails_them(
     out = a.run(TASK)  # BUGGY fails the empty-list tests only; every test of a file that does not load fails
     assert out.status == "max_turns" and "kept the version of turn 1" in out.summary
     assert "sum(xs) / len(xs)" in (a.ws.root / "stats.py").read_text()
+
+
+def test_a_fresh_attempt_is_told_the_failing_tests_in_a_line_each_without_their_code_or_path(tmp_path):
+    v = [BUGGY.replace("len(xs)\n", f"len(xs)  # v{i}\n") for i in range(3)]
+    a, backend = make(tmp_path, [v[0], TESTS, v[1], "KEEP", v[2], FIXED], fresh_after=2)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    fresh = next(r.messages[1]["content"] for r in backend.requests if "earlier attempt" in r.messages[1]["content"])
+    assert "test_empty: ZeroDivisionError" in fresh
+    assert ".sparkcode" not in fresh and "assert mean([]) == 0" not in fresh
+
+
+def test_brief_names_each_failing_test_with_its_first_error_line():
+    from sparkcode.agent.pytest_report import brief
+
+    report = ("F.E\n=== FAILURES ===\n___________ test_sum ___________\nt.py:3: in test_sum\n    assert s() == 2\n"
+              "E   assert 1 == 2\n___________ ERROR at setup of test_page ___________\nE   Failed: no page\n")
+    assert brief(report) == ["test_sum: assert 1 == 2", "test_page: Failed: no page"]
+
+
+def test_a_reply_that_starts_writing_the_agents_own_state_is_cut():
+    g = RepetitionGuard()
+    assert not g.feed("FILE: stats.py\n```python\nx = 1\n```\n")
+    assert g.feed("FILE: .sparkcode/acceptance/test_task.py\n") and ".sparkcode" in g.why
+    assert not RepetitionGuard().feed("FILE: ./sparkcode/engine.py\n")  # a project folder named sparkcode is fine

@@ -40,7 +40,7 @@ class Action:
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
 _PATH = r"[\w./\-]+\.[A-Za-z0-9]{1,8}"
 _NAME_LINE = re.compile(
-    r"(?:FILE:\s*|File:\s*|file:\s*|#{1,4}\s*(?:File:\s*)?|\*\*|`)?(" + _PATH + r")(?:\*\*|`)?:?\s*$"
+    r"(?:FILE:\s*|File:\s*|file:\s*|#{1,4}\s*(?:File:\s*)?|\*\*|`)?(" + _PATH + r")(?:\*\*|`)?:?(?:\*\*)?\s*$"
 )
 _LANG_FILE = {"html": "index.html", "python": "main.py", "py": "main.py", "javascript": "script.js", "js": "script.js",
               "css": "style.css", "bash": None, "sh": None, "shell": None, "console": None, "text": None, "": None}

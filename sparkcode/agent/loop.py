@@ -37,6 +37,7 @@ from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
 from .imports import add_missing_imports
 from .leaks import drop_tool_functions
+from .pytest_report import brief
 from .rename import finish_renames
 from .stderr import errors_to_stderr
 from .names import files_named, removal_asked
@@ -183,7 +184,7 @@ class Agent:
         if done.finish_reason == "cancelled" and not guard.tripped:  # cut at the deadline: not a whole reply
             raise _OutOfTime()
         if guard.tripped:
-            self.ui.note("the reply started repeating the same lines: cut, and the turn is sampled again")
+            self.ui.note(f"{guard.why}: cut, and the turn is sampled again")
             run.session.log("runaway", content=done.text[-4000:])
             return Turn(done.text, done.stats, [], [], [], [], [], False, "", False, runaway=True)
         t_tools = time.perf_counter()
@@ -272,6 +273,8 @@ class Agent:
         lines += [f"check {c.path}: {'OK' if c.ok else 'FAILED'} — {c.message}" for c in verdict.results]
         lines += [f"still failing (not fixed yet): {c.path} — {c.message[:600]}" for c in still]
         lines += [f"error: {e}" for e in turn.errors]
+        if problems and "```" in turn.reply and not any(a.tool in ("write_file", "edit_file") for a in turn.actions):
+            lines.append(prompts.UNSAVED_BLOCKS)  # said whatever else failed (measured: unsaid, the model repeated them)
 
         if not problems:
             quiet = not turn.actions and not turn.errors
@@ -326,7 +329,8 @@ class Agent:
         # the fresh attempt is told what the thrown-away one failed, briefly. Not the tests' code:
         # shown them whole, the 1.5B wrote them into the program file (measured twice: inventory.py,
         # prices.py), so only the failures' first lines go along
-        failed = [f"{c.path}: {c.message}" for c in run.latest.values() if not c.ok]
+        failed = [line for c in run.latest.values() if not c.ok
+                  for line in (brief(c.message) or [f"{c.path}: {' '.join(c.message.split())[:300]}"])]
         messages[-1] = {"role": "user", "content": prompts.fresh_start_message(run.first, failed)}
         run.session.log("rewind", keep=len(messages) - 1)  # a resumed session sees what the model saw
         run.session.log("message", **messages[-1])

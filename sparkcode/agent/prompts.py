@@ -95,7 +95,7 @@ def fresh_start_message(first: str, failed: list[str]) -> str:
     if not failed:
         return first
     return (first + "\n\nAn earlier attempt at this task was thrown away because these checks failed; avoid "
-            "its mistakes:\n" + "\n".join(f"- {f[:500]}" for f in failed[:3]))
+            "its mistakes:\n" + "\n".join(f"- {f[:300]}" for f in failed[:5]))
 
 
 def results_message(lines: list[str], problems: bool) -> str:

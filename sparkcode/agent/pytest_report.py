@@ -35,3 +35,20 @@ def failing_lines(output: str, test_file: str) -> dict[str, int]:
     for m in re.finditer(rf"^(?:\S*/)?{re.escape(test_file)}:(\d+): in (\w+)", output, re.M):
         out.setdefault(m.group(2), int(m.group(1)))
     return out
+
+
+_SECTION = re.compile(r"^_{3,} (?:ERROR (?:at setup of |collecting )?)?(\S+?) _{3,}$", re.M)
+
+
+def brief(report: str, limit: int = 4) -> list[str]:
+    """One line per failing test of a `--tb=short` report: its name and its first ``E`` line, with
+    no test code and no file path (what a fresh attempt is told: shown the tests' code or their path,
+    the 1.5B wrote tests into the program file or into .sparkcode/)."""
+    out = []
+    marks = list(_SECTION.finditer(report))
+    for m, nxt in zip(marks, marks[1:] + [None]):
+        body = report[m.end(): nxt.start() if nxt else len(report)]
+        e = next((ln[1:].strip() for ln in body.splitlines() if ln.startswith("E ") and ln[1:].strip()), "")
+        name = m.group(1).rsplit("/", 1)[-1].rsplit("::", 1)[-1]
+        out.append(f"{name}: {e[:200]}" if e else name)
+    return out[:limit]
