@@ -749,3 +749,19 @@ def test_a_reply_that_starts_writing_the_agents_own_state_is_cut():
     assert not g.feed("FILE: stats.py\n```python\nx = 1\n```\n")
     assert g.feed("FILE: .sparkcode/acceptance/test_task.py\n") and ".sparkcode" in g.why
     assert not RepetitionGuard().feed("FILE: ./sparkcode/engine.py\n")  # a project folder named sparkcode is fine
+
+
+def test_pytest_raises_around_a_child_process_becomes_a_failing_exit_status():
+    from sparkcode.agent.acceptance import fix_raises_around_a_child
+
+    src = ("def test_bad():\n    with pytest.raises(SystemExit):\n"
+           "        subprocess.run([sys.executable, 'sort.py', '-x'], capture_output=True)\n\n\n"
+           "def test_bad2():\n    with pytest.raises(ValueError):\n        r = subprocess.run(['x'])\n    assert r\n\n\n"
+           "def test_ok():\n    with pytest.raises(subprocess.CalledProcessError):\n"
+           "        subprocess.run(['x'], check=True)\n    with pytest.raises(ValueError):\n        parse('x')\n")
+    out = fix_raises_around_a_child(src)
+    assert "_result = subprocess.run([sys.executable, 'sort.py', '-x'], capture_output=True)\n" in out
+    assert "    assert _result.returncode != 0\n" in out
+    assert "    r = subprocess.run(['x'])\n    assert r.returncode != 0\n    assert r\n" in out
+    assert "pytest.raises(subprocess.CalledProcessError)" in out and "pytest.raises(ValueError):\n        parse" in out
+    compile(out, "t.py", "exec")
