@@ -514,7 +514,7 @@ def test_after_failed_repairs_the_run_starts_afresh_from_the_original_files_and_
     assert "def test_empty" in (a.ws.root / TEST_PATH).read_text()  # the tests stayed and passed
     # the fresh attempt is told what failed (not the tests' code), and a resumed session sees the same
     first = fresh.messages[1]["content"]
-    assert first.startswith(backend.requests[0].messages[1]["content"]) and "assert mean([]) == 0" in first
+    assert first.startswith(backend.requests[0].messages[1]["content"]) and "test_empty: assert 3 == 0" in first
     assert "def test_" not in first and "```" not in first.split("Workspace:", 1)[1]
     from sparkcode.agent.session import Session
     assert Session.latest(a.ws.root).messages()[1]["content"] == first
@@ -765,3 +765,30 @@ def test_pytest_raises_around_a_child_process_becomes_a_failing_exit_status():
     assert "    r = subprocess.run(['x'])\n    assert r.returncode != 0\n    assert r\n" in out
     assert "pytest.raises(subprocess.CalledProcessError)" in out and "pytest.raises(ValueError):\n        parse" in out
     compile(out, "t.py", "exec")
+
+
+def test_a_refactors_test_that_the_original_code_fails_is_set_aside_and_one_it_passes_holds(tmp_path):
+    files = {"utils.py": "def calc_total(xs):\n    return round(sum(xs), 2)\n",
+             "report.py": "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.calc_total(v)}' "
+                          "for k, v in sorted(orders.items())]\n"}
+    tests = py("t.py", "from report import report\nfrom utils import compute_total\n\n\n"
+                       "def test_wrong():\n    assert report([1, 2]) == 3\n\n\n"  # the original fails it too
+                       "def test_sorted():\n    assert report({'b': [1], 'a': [2]}) == ['a: 2', 'b: 1']\n")
+    unsorted = py("report.py", "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.compute_total(v)}' "
+                               "for k, v in orders.items()]\n")
+    fixed = py("report.py", "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.compute_total(v)}' "
+                            "for k, v in sorted(orders.items())]\n")
+    a, backend = make(tmp_path, [unsorted, tests, fixed], files, max_fresh=0)
+    out = a.run("Rename calc_total to compute_total everywhere; everything should work the same as before.")
+    assert out.status == "done", out.summary  # test_wrong set aside, test_sorted obeyed until fixed
+    assert "sorted(orders.items())" in (a.ws.root / "report.py").read_text()
+    feedback = backend.requests[2].messages[-1]["content"]
+    assert "test_sorted" in feedback
+
+
+def test_a_features_new_tests_are_never_set_aside_by_the_original():
+    from sparkcode.agent.acceptance import preserves_behaviour, pure_refactor
+
+    task = "Add -r/--reverse to sortlines.py. Without it it should work exactly as before."
+    assert preserves_behaviour(task) and not pure_refactor(task)
+    assert pure_refactor("Move the email check into validators.py; register() must behave exactly as before.")

@@ -38,8 +38,9 @@ from ..engine.stats import Stats
 from . import browser_check, prompts
 from .checks import CheckResult
 from .examples import stated_examples
-from .names import outline, python_names
+from .names import outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines
+from .rename import apply_renames
 from .shell import Limits, run_command
 from .verify import VerifyContext
 from .wording import relax_made_up_wording
@@ -109,6 +110,7 @@ class _TestRecord:
     failed_on: list[str] = field(default_factory=list)  # the code version of each failing verification
     reviews: int = 0
     anchored: bool = False  # it failed on an assertion of a value the task states: never reviewed or disputed
+    refuted: bool = False  # it fails on the original code, which the task says must keep working the same
 
 
 class AcceptanceTests:
@@ -116,7 +118,10 @@ class AcceptanceTests:
 
     def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, max_reviews: int = 1,
                  dispute_after: int = 3,
-                 speculate: str = "auto", note=lambda msg: None, log=lambda reply: None):
+                 speculate: str = "auto", note=lambda msg: None, log=lambda reply: None,
+                 original: dict[str, str] | None = None):
+        """`original`: the workspace's text files before the run, when the task says the code must
+        behave as before (`preserves_behaviour`): the tests are checked against it (`_against_original`)."""
         self.backend = backend
         self.max_tokens = max_tokens
         self.review_after = review_after
@@ -131,6 +136,7 @@ class AcceptanceTests:
         self.gave_up: str | None = None
         self.records: dict[str, _TestRecord] = {}
         self.rewritten: list[str] = []
+        self.original = original
 
     # ---- the Verifier protocol ----------------------------------------------------------------
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
@@ -230,6 +236,11 @@ class AcceptanceTests:
             missing = _MISSING_NAME.findall(r.output)
             failing = set() if missing and all(_in_task(m, ctx.task) for m in missing) else {COLLECTION}
         lines = failing_lines(r.output, TEST_PATH)
+        self._against_original(ctx, failing)
+        failing = {n for n in failing if not self.records.get(n, _TestRecord()).refuted}
+        if not failing and COLLECTION not in failing:
+            return CheckResult(TEST_PATH, True, "acceptance tests pass but for ones the original code fails",
+                               behavioural=True)
         for name in failing:
             rec = self.records.setdefault(name, _TestRecord())
             rec.failed_on.append(version)
@@ -247,6 +258,44 @@ class AcceptanceTests:
                            cases_failed=cases)
 
     # ---- guarding against wrong tests ---------------------------------------------------------
+    def _against_original(self, ctx: VerifyContext, failing: set[str]) -> None:
+        """When the task says the code must behave as before, the original code is an oracle: a
+        failing test that the original (with the task's renames applied) also fails is wrong and is
+        set aside; one the original passes is right and is never disputed. Tests the original cannot
+        even load (new modules, new names) are not judged (measured: a test calling
+        `daily_report([10, 20, 30]) == 60` on a dict-taking function made the model break a correct
+        report.py)."""
+        todo = [n for n in failing if n != COLLECTION and not self.records.get(n, _TestRecord()).refuted
+                and not self.records.get(n, _TestRecord()).anchored]
+        if not self.original or not todo:
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="sparkcode-original-") as d:
+            root = Path(d)
+            for rel, text in self.original.items():
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                (root / rel).write_text(apply_renames(text, renames_in(ctx.task)))
+            for f in (ctx.ws.root / TEST_DIR).glob("*.py"):
+                (root / TEST_DIR).mkdir(parents=True, exist_ok=True)
+                (root / TEST_DIR / f.name).write_text(f.read_text())
+            r = run_command(f"{PYTEST} {TEST_DIR}", root, timeout=ctx.timeout,
+                            env_extra={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _SPARKCODE_ROOT})
+        if "ERROR collecting" in r.output:
+            return
+        failed = set(_FAILED.findall(r.output))
+        refactor = pure_refactor(ctx.task)
+        for name in todo:
+            rec = self.records.setdefault(name, _TestRecord())
+            if name in failed and not refactor:
+                continue  # a feature's new behaviour fails on the original too: only a refactor's tests can be refuted
+            if name in failed:
+                rec.refuted = True
+                self.note(f"acceptance test {name} fails on the original code, which the task says must behave "
+                          "the same: set aside")
+            else:
+                rec.anchored = True
+
     def _review(self, ctx: VerifyContext, failure: str) -> bool:
         """Review the tests that failed often enough, all in one generation; True if the file changed."""
         due = [n for n, rec in self.records.items() if len(rec.failed_on) >= self.review_after
@@ -282,6 +331,37 @@ class AcceptanceTests:
 
 def pages_only(ctx: VerifyContext) -> bool:
     return not any(p.endswith(".py") for p in ctx.ws.list_files())
+
+
+_SAME_AS_BEFORE = re.compile(r"\b(?:behav\w*|work\w*|function\w*)\b[^.\n]{0,30}\b(?:the same|as before|unchanged)\b", re.I)
+
+
+def preserves_behaviour(task: str) -> bool:
+    """The task says the code must keep doing what it does ("everything should work the same as
+    before", "must behave exactly as before"): a refactor, whose original is an oracle."""
+    return bool(_SAME_AS_BEFORE.search(task))
+
+
+def pure_refactor(task: str) -> bool:
+    """A change of structure that asks for no new behaviour (rename, move, extract): every test must
+    pass on the original code too. "Add -r; without it, work as before" is not one."""
+    return bool(re.search(r"\b(?:renam\w*|refactor\w*|move\w*|extract\w*|deduplicat\w*)\b|\bin one place\b", task, re.I)
+                and not re.search(r"\badd(?:s|ed|ing)?\b|\bnew (?:option|flag|command|feature|argument)s?\b", task, re.I))
+
+
+def original_files(ws: Workspace, max_files: int = 200, max_bytes: int = 2 << 20) -> dict[str, str] | None:
+    """The workspace's Python files now (before a run), or None when there are too many."""
+    files = [f for f in ws.list_files() if f.endswith(".py") and not f.startswith(".sparkcode/")]
+    out, size = {}, 0
+    for rel in files[:max_files]:
+        try:
+            out[rel] = (ws.root / rel).read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        size += len(out[rel])
+        if size > max_bytes:
+            return None
+    return out or None
 
 
 def _count_tests(source: str | None) -> int:

@@ -31,7 +31,7 @@ from ..backends.base import Backend, ChatRequest
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Done, TextDelta
 from . import prompts
-from .acceptance import TEST_PATH, AcceptanceTests
+from .acceptance import TEST_PATH, AcceptanceTests, original_files, preserves_behaviour
 from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
@@ -131,8 +131,10 @@ class Agent:
             return self.verifiers
         out: list[Verifier] = [FileChecks(), ApiGuard(self.ws, task), RenameGone(task)]
         if self.config.acceptance and self.ws.can_run:
+            original = original_files(self.ws) if preserves_behaviour(task) else None
             out.append(AcceptanceTests(self.backend, speculate=self.config.speculate, note=self.ui.note,
-                                       log=lambda reply: session.log("acceptance_reply", content=reply)))
+                                       log=lambda reply: session.log("acceptance_reply", content=reply),
+                                       original=original))
         return out
 
     # ------------------------------------------------------------------------------------
@@ -419,8 +421,8 @@ def _stuck_reason(turn: Turn, messages: list[dict]) -> tuple[str | None, int | N
                    None)
     if earlier is not None:
         return "same_reply", earlier
-    if turn.written and not turn.changed:
-        return "same_code", None
+    if turn.written and not turn.changed and any(m["role"] == "assistant" for m in messages):
+        return "same_code", None  # (a first reply that rewrites a file unchanged claims it is right: it is checked)
     return None, None
 
 

@@ -18,6 +18,13 @@ from .names import renames_in
 from .workspace import Workspace
 
 
+def apply_renames(text: str, renames: list[tuple[str, str]]) -> str:
+    """`text` with every whole-word old name of `renames` replaced by its new one."""
+    for old, new in renames:
+        text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+    return text
+
+
 def finish_renames(ws: Workspace, task: str) -> list[tuple[str, str]]:
     """Rename in place; (path, note) per file changed."""
     notes = []
