@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..agent import browser_check as bc
-from ..agent.page_fixture import launch
+from ..agent.page_fixture import launch, new_page
 
 
 def page_fixtures(page_file: Path):
@@ -28,9 +28,7 @@ def page_fixtures(page_file: Path):
 
     @pytest.fixture
     def page(browser):
-        pg = browser.new_page()
-        pg.set_default_timeout(3000)
-        pg.goto(page_file.as_uri())
+        pg = new_page(browser, page_file, [])  # the page's own errors are not judged here: what it shows is
         yield pg
         pg.close()
 
