@@ -304,6 +304,30 @@ def test_queue_full_is_429_with_retry_after():
         second.join()
         assert results["a"].status_code == 200 and results["b"].status_code == 200
         assert slow.max_concurrent == 1
+        with httpx.Client(base_url=url) as c:
+            values = {ln.split(" ")[0]: float(ln.split(" ")[1]) for ln in c.get("/metrics").text.splitlines()
+                      if ln and not ln.startswith("#")}
+        assert values["sparkcode_queue_wait_seconds_count"] == 2  # the two that ran; the refused one never waited
+        assert values["sparkcode_queue_wait_seconds_sum"] > 0  # the second waited for the first
+
+
+def test_a_local_engine_reports_its_kv_cells_and_its_one_slot():
+    from types import SimpleNamespace
+
+    from sparkcode.backends.local import LocalBackend
+
+    engine = SimpleNamespace(cached=[1, 2, 3], n_ctx=8192, model_name="m")
+    assert LocalBackend(engine).kv_usage() == (3, 8192)
+
+    class KVFake(FakeBackend):
+        def kv_usage(self):
+            return len(engine.cached), engine.n_ctx
+
+    with running(create_app(KVFake())) as url, httpx.Client(base_url=url) as c:
+        h = c.get("/health").json()
+        assert h["slots"] == [{"id": 0, "state": "idle", "kv_cells_used": 3, "kv_cells_total": 8192}]
+        text = c.get("/metrics").text
+        assert "sparkcode_kv_cells_used 3" in text and "sparkcode_kv_cells_total 8192" in text
 
 
 def _wait(cond, timeout=10.0):

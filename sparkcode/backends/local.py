@@ -19,6 +19,10 @@ class LocalBackend:
 
         return cls(Engine(model, **engine_kw))
 
+    def kv_usage(self) -> tuple[int, int]:
+        """(KV cells holding the cached sequence's tokens, cells in all): one sequence, one slot."""
+        return len(self.engine.cached), self.engine.n_ctx
+
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
         if request.keep_cache:
             return self._side(request)

@@ -36,9 +36,13 @@ def create_app(backend: Backend, *, api_key: str | None = None, cors_origins: li
                max_queue: int = 8, max_body_bytes: int = 1_000_000, max_tokens_cap: int = 4096,
                request_timeout_s: float = 300, session_factory: SessionFactory | None = None) -> FastAPI:
     metrics = Metrics()
-    scheduler = Scheduler(backend, max_queue=max_queue, timeout_s=request_timeout_s, on_done=metrics.observe_done)
+    scheduler = Scheduler(backend, max_queue=max_queue, timeout_s=request_timeout_s, on_done=metrics.observe_done,
+                          on_start=metrics.observe_queue_wait)
     metrics.queue_depth = lambda: scheduler.waiting
     metrics.in_flight = lambda: scheduler.in_flight
+    kv_usage = getattr(backend, "kv_usage", None)  # local engines only; a remote server keeps its own
+    if kv_usage is not None:
+        metrics.kv_usage = kv_usage
     ctx = ServerContext(backend=backend, scheduler=scheduler, metrics=metrics, max_tokens_cap=max_tokens_cap,
                         max_body_bytes=max_body_bytes, request_timeout_s=request_timeout_s,
                         session_factory=session_factory)
@@ -54,7 +58,12 @@ def create_app(backend: Backend, *, api_key: str | None = None, cors_origins: li
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "queue_depth": scheduler.waiting, "in_flight": scheduler.in_flight}
+        out = {"status": "ok", "queue_depth": scheduler.waiting, "in_flight": scheduler.in_flight}
+        kv = metrics.kv_usage()
+        if kv is not None:  # one engine sequence today: one slot (llama-server's /slots shows the same per slot)
+            out["slots"] = [{"id": 0, "state": "busy" if scheduler.in_flight else "idle", "kv_cells_used": kv[0],
+                             "kv_cells_total": kv[1]}]
+        return out
 
     @app.get("/metrics")
     async def prometheus():

@@ -16,6 +16,7 @@ from ..engine.stats import Done
 
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TPS_BUCKETS = (1, 5, 10, 20, 40, 60, 80, 120, 200, 400)
+QUEUE_WAIT_BUCKETS = (0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 
 # Paths we label individually; anything else is "other", so scanners cannot blow up cardinality.
 KNOWN_ENDPOINTS = ("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions",
@@ -70,8 +71,14 @@ class Metrics:
         self.disk_cached_tokens = 0
         self.ttft = Histogram(TTFT_BUCKETS)
         self.decode_tps = Histogram(TPS_BUCKETS)
+        self.queue_wait = Histogram(QUEUE_WAIT_BUCKETS)
         self.queue_depth = queue_depth
         self.in_flight = in_flight
+        self.kv_usage: Callable[[], tuple[int, int] | None] = lambda: None  # (cells used, cells in all)
+
+    def observe_queue_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.queue_wait.observe(seconds)
 
     def count_request(self, path: str, status: int) -> None:
         key = (endpoint_label(path), str(status))
@@ -112,7 +119,13 @@ class Metrics:
                 out += [f"# HELP {name} {help}", f"# TYPE {name} counter", f"{name} {v}"]
             out += self.ttft.render("sparkcode_ttft_seconds", "Time from request start to first token.")
             out += self.decode_tps.render("sparkcode_decode_tokens_per_second", "Decode speed per generation.")
+            out += self.queue_wait.render("sparkcode_queue_wait_seconds", "Time a generation waited for the backend.")
         for name, help, fn in (("sparkcode_queue_depth", "Jobs waiting for the backend.", self.queue_depth),
                                ("sparkcode_in_flight", "Jobs running on the backend (0 or 1).", self.in_flight)):
             out += [f"# HELP {name} {help}", f"# TYPE {name} gauge", f"{name} {fn()}"]
+        kv = self.kv_usage()
+        if kv is not None:
+            for name, help, v in (("sparkcode_kv_cells_used", "KV cache cells holding a sequence's tokens.", kv[0]),
+                                  ("sparkcode_kv_cells_total", "KV cache cells in all (the context size).", kv[1])):
+                out += [f"# HELP {name} {help}", f"# TYPE {name} gauge", f"{name} {v}"]
         return "\n".join(out) + "\n"

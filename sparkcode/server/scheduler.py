@@ -101,8 +101,10 @@ class Scheduler:
     """A single worker thread draining a bounded FIFO of jobs for one backend."""
 
     def __init__(self, backend: Backend, *, max_queue: int = 8, timeout_s: float | None = 300,
-                 on_done: Callable[[Done], None] | None = None):
+                 on_done: Callable[[Done], None] | None = None, on_start: Callable[[float], None] | None = None):
+        """`on_start(seconds)`: called as each job starts, with how long it waited in the queue."""
         self.max_queue = max_queue
+        self.on_start = on_start
         self.timeout_s = timeout_s
         self.backend = ScheduledBackend(backend, self, on_done)
         self._jobs: collections.deque[Job] = collections.deque()
@@ -184,6 +186,8 @@ class Scheduler:
             try:
                 if not job.should_stop():
                     job._start()
+                    if self.on_start is not None:
+                        self.on_start(job.started_at - job.submitted_at)
                     job.work(job)
             except BaseException as e:  # noqa: BLE001 - handed to the request that owns the job
                 job.emit(JobFailed(e))
