@@ -792,3 +792,36 @@ def test_a_features_new_tests_are_never_set_aside_by_the_original():
     task = "Add -r/--reverse to sortlines.py. Without it it should work exactly as before."
     assert preserves_behaviour(task) and not pure_refactor(task)
     assert pure_refactor("Move the email check into validators.py; register() must behave exactly as before.")
+
+
+def test_tests_that_cannot_import_a_name_the_task_states_fail_the_code_not_pass_it(tmp_path):
+    task = "Add median(xs) to stats.py next to mean(xs)."
+    tests = py("t.py", "from stats import median\n\n\ndef test_median():\n    assert median([1, 2, 3]) == 2\n")
+    a, _ = make(tmp_path, [py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n"), tests],
+                max_turns=1, max_fresh=0)
+    out = a.run(task)
+    assert out.status == "max_turns"
+    assert any(c["path"] == TEST_PATH and not c["ok"] for c in out.checks)
+
+
+def test_review_fixes_leave_real_programs_alone(tmp_path):
+    from sparkcode.agent.acceptance import fix_raises_around_a_child, pure_refactor
+    from sparkcode.agent.leaks import drop_tool_functions
+    from sparkcode.agent.pytest_report import brief
+    from sparkcode.agent.rename import finish_renames
+
+    ws = Workspace(tmp_path)
+    (tmp_path / "hello.py").write_text("def finish(s):\n    print(s)\n\n\nfinish('hello')\n")  # the whole program
+    (tmp_path / "app.py").write_text("def run():\n    return 1\n\n\nrun()\n")
+    assert drop_tool_functions(ws, ["hello.py", "app.py"], "print hello") == []
+    (tmp_path / "load.py").write_text("def load(data):\n    return response.data\n")
+    assert finish_renames(ws, "Rename the parameter `data` to `rows` in load().") == []  # a plain word: not touched
+    (tmp_path / "u.py").write_text("def calc_total(x):\n    return x\n")
+    assert finish_renames(ws, "Rename calc_total to compute_total but keep calc_total as an alias.") == []
+    src = ("def test_t():\n    with pytest.raises(subprocess.TimeoutExpired):\n        subprocess.run(['x'], timeout=1)\n"
+           "    with pytest.raises(SystemExit) as e:\n        subprocess.run(['x'])\n"
+           "    with pytest.raises(SystemExit):\n        subprocess.check_output(['x'])\n")
+    assert fix_raises_around_a_child(src) == src
+    assert not pure_refactor("Extract validate(); it should behave the same, except negative amounts now raise.")
+    assert brief("___________ ERROR at teardown of test_page ___________\nE   Failed: the page threw: x\n") == \
+        ["test_page: Failed: the page threw: x"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ TEST_PATH = f"{TEST_DIR}/test_task.py"  # what the model wrote
 STATED_PATH = f"{TEST_DIR}/test_stated.py"  # the task's own examples (examples.py), never reviewed
 _BLOCK = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.S)
 _FAILED = re.compile(r"^(?:FAILED|ERROR) \S*?::(\w+)", re.M)
+_PASSED = re.compile(r"^PASSED \S*?::(\w+)", re.M)
 COLLECTION = "<collection>"
 _SPARKCODE_ROOT = str(Path(__file__).resolve().parents[2])  # the conftest imports the page fixtures from here
 _MISSING_NAME = re.compile(r"cannot import name '(\w+)'|No module named '(?:[\w.]*\.)?(\w+)'")
@@ -119,7 +121,7 @@ class AcceptanceTests:
     def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, max_reviews: int = 1,
                  dispute_after: int = 3,
                  speculate: str = "auto", note=lambda msg: None, log=lambda reply: None,
-                 original: dict[str, str] | None = None):
+                 original: dict[str, bytes] | None = None):
         """`original`: the workspace's text files before the run, when the task says the code must
         behave as before (`preserves_behaviour`): the tests are checked against it (`_against_original`)."""
         self.backend = backend
@@ -222,10 +224,9 @@ class AcceptanceTests:
         if not conftest.is_file() or conftest.read_text() != CONFTEST:
             conftest.parent.mkdir(parents=True, exist_ok=True)
             conftest.write_text(CONFTEST)
-        pages = any(p.endswith((".html", ".htm")) for p in ctx.changed)
+        pages = any(p.endswith((".html", ".htm")) for p in ctx.ws.list_files())
         r = run_command(f"{PYTEST} --continue-on-collection-errors {TEST_DIR}", ctx.ws.root, timeout=ctx.timeout,
-                        env_extra={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _SPARKCODE_ROOT},
-                        limits=Limits(address_space=None) if pages else None)  # Chromium reserves far more than 2 GB
+                        env_extra=_test_env(), limits=Limits(address_space=None) if pages else None)  # Chromium reserves far more than 2 GB
         r.output = r.output.replace(f"{ctx.ws.root}/", "")  # tests run in a copy: pytest names files absolutely
         if r.ok:
             fixed = f" (rewritten after review: {', '.join(self.rewritten)})" if self.rewritten else ""
@@ -238,10 +239,11 @@ class AcceptanceTests:
             failing = set() if missing and all(_in_task(m, ctx.task) for m in missing) else {COLLECTION}
         lines = failing_lines(r.output, TEST_PATH)
         self._against_original(ctx, failing)
-        failing = {n for n in failing if not self.records.get(n, _TestRecord()).refuted}
-        if not failing and COLLECTION not in failing:
+        left = {n for n in failing if not self.records.get(n, _TestRecord()).refuted}
+        if failing and not left:  # every failing test is one the original code fails too (a refactor's)
             return CheckResult(TEST_PATH, True, "acceptance tests pass but for ones the original code fails",
                                behavioural=True)
+        failing = left
         for name in failing:
             rec = self.records.setdefault(name, _TestRecord())
             rec.failed_on.append(version)
@@ -275,27 +277,35 @@ class AcceptanceTests:
 
         with tempfile.TemporaryDirectory(prefix="sparkcode-original-") as d:
             root = Path(d)
-            for rel, text in self.original.items():
+            for rel, data in self.original.items():
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                (root / rel).write_text(apply_renames(text, renames_in(ctx.task)))
+                try:
+                    data = apply_renames(data.decode(), renames_in(ctx.task)).encode()
+                except UnicodeDecodeError:
+                    pass
+                (root / rel).write_bytes(data)
             for f in (ctx.ws.root / TEST_DIR).glob("*.py"):
                 (root / TEST_DIR).mkdir(parents=True, exist_ok=True)
                 (root / TEST_DIR / f.name).write_text(f.read_text())
-            r = run_command(f"{PYTEST} {TEST_DIR}", root, timeout=ctx.timeout,
-                            env_extra={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _SPARKCODE_ROOT})
-        if "ERROR collecting" in r.output:
+            r = run_command(f"{PYTEST} -rA {TEST_DIR}", root, timeout=ctx.timeout, env_extra=_test_env(),
+                            limits=Limits(address_space=None))
+        if "ERROR collecting" in r.output or r.exit_code not in (0, 1) or r.timed_out:
             self._unloadable_on_original.add(key)  # these tests cannot judge the original: not tried again
             return
         failed = set(_FAILED.findall(r.output))
+        passed = set(_PASSED.findall(r.output))
         refactor = pure_refactor(ctx.task)
         for name in todo:
             rec = self.records.setdefault(name, _TestRecord())
             if name in failed and not refactor:
                 continue  # a feature's new behaviour fails on the original too: only a refactor's tests can be refuted
-            if name in failed:
+            if name not in failed and name not in passed:
+                continue  # skipped, or never reached: no verdict
                 rec.refuted = True
                 self.note(f"acceptance test {name} fails on the original code, which the task says must behave "
                           "the same: set aside")
+            elif name in failed:
+                pass
             else:
                 rec.anchored = True
 
@@ -349,22 +359,31 @@ def pure_refactor(task: str) -> bool:
     """A change of structure that asks for no new behaviour (rename, move, extract): every test must
     pass on the original code too. "Add -r; without it, work as before" is not one."""
     return bool(re.search(r"\b(?:renam\w*|refactor\w*|move\w*|extract\w*|deduplicat\w*)\b|\bin one place\b", task, re.I)
-                and not re.search(r"\badd(?:s|ed|ing)?\b|\bnew (?:option|flag|command|feature|argument)s?\b", task, re.I))
+                and not re.search(r"\badd(?:s|ed|ing)?\b|\bnew (?:option|flag|command|feature|argument)s?\b"
+                                  r"|\b(?:now|except|instead|fix\w*)\b", task, re.I))
 
 
-def original_files(ws: Workspace, max_files: int = 200, max_bytes: int = 2 << 20) -> dict[str, str] | None:
-    """The workspace's Python files now (before a run), or None when there are too many."""
-    files = [f for f in ws.list_files() if f.endswith(".py") and not f.startswith(".sparkcode/")]
+def original_files(ws: Workspace, max_files: int = 200, max_bytes: int = 2 << 20) -> dict[str, bytes] | None:
+    """The workspace's text files now (before a run: code and the data it reads), or None when
+    there are too many."""
+    files = [f for f in ws.list_files() if not f.startswith(".sparkcode/")]
     out, size = {}, 0
     for rel in files[:max_files]:
         try:
-            out[rel] = (ws.root / rel).read_text()
-        except (OSError, UnicodeDecodeError):
+            out[rel] = (ws.root / rel).read_bytes()
+        except OSError:
             continue
         size += len(out[rel])
         if size > max_bytes:
             return None
     return out or None
+
+
+def _test_env() -> dict[str, str]:
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": _SPARKCODE_ROOT}
+    if os.environ.get("SPARKCODE_CHROMIUM"):  # the sandbox scrubs the environment; the page tests need it
+        env["SPARKCODE_CHROMIUM"] = os.environ["SPARKCODE_CHROMIUM"]
+    return env
 
 
 def _count_tests(source: str | None) -> int:
@@ -500,14 +519,25 @@ def declare_fixtures(source: str) -> str:
     return "".join(lines)
 
 
-_RUNS = ("run", "call", "check_output", "Popen")
+_RAISED_BY_RUN = {"TimeoutExpired", "CalledProcessError", "SubprocessError", "FileNotFoundError", "OSError",
+                  "PermissionError", "Exception", "BaseException"}
 
 
 def _is_child_call(node: ast.AST) -> bool:
     call = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
-    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in _RUNS
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "run"
             and isinstance(call.func.value, ast.Name) and call.func.value.id == "subprocess"
-            and not any(k.arg == "check" for k in call.keywords))
+            and not any(k.arg in ("check", "timeout") for k in call.keywords))
+
+
+def _raises_what_a_child_cannot(item: ast.withitem) -> bool:
+    call = item.context_expr
+    if item.optional_vars is not None or not (isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "raises"
+                                               and call.args):
+        return False
+    kinds = call.args[0].elts if isinstance(call.args[0], ast.Tuple) else [call.args[0]]
+    names = {getattr(k, "attr", getattr(k, "id", "")) for k in kinds}
+    return bool(names) and not names & _RAISED_BY_RUN
 
 
 def fix_raises_around_a_child(source: str) -> str:
@@ -520,9 +550,7 @@ def fix_raises_around_a_child(source: str) -> str:
         return source
     lines = source.splitlines(keepends=True)
     withs = [n for n in ast.walk(tree) if isinstance(n, ast.With) and len(n.items) == 1
-             and isinstance(n.items[0].context_expr, ast.Call)
-             and getattr(n.items[0].context_expr.func, "attr", "") == "raises"
-             and n.body and all(_is_child_call(b) for b in n.body)]
+             and _raises_what_a_child_cannot(n.items[0]) and n.body and all(_is_child_call(b) for b in n.body)]
     for w in sorted(withs, key=lambda n: n.lineno, reverse=True):
         indent = " " * w.col_offset
         new = []

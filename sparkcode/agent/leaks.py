@@ -3,10 +3,11 @@
 Small models read the action format and then define the tools in the code they write (measured:
 the 1.5B put ``def finish(summary): print(summary)`` into versions.py, the acceptance-test writer
 saw `finish` among the file's names and tested it, and the coding model kept "fixing" it for the
-rest of the run). After a turn's writes, a top-level function of a changed Python file that is
-named like one of our tools (`actions.TOOL_NAMES`), which the task does not name and nothing else
-in the file uses, is removed, with top-level calls of it. A file that would no longer parse is
-left alone.
+rest of the run). After a turn's writes, a top-level function of a changed Python file named like
+one of the tools that no program needs by that name (`LEAKED`: finish, write_file, read_file,
+edit_file, list_files), undecorated, which the task does not name and nothing else in the
+workspace uses, is removed, with top-level calls of it. `run` and `search` are left alone: plenty
+of programs have their own. A file that would no longer parse is left alone.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 import ast
 import re
 
-from .actions import TOOL_NAMES
 from .names import parsed_python
 from .workspace import Workspace
+
+LEAKED = ("finish", "write_file", "read_file", "edit_file", "list_files")
 
 
 def _calls(node: ast.stmt, name: str) -> bool:
@@ -24,28 +26,32 @@ def _calls(node: ast.stmt, name: str) -> bool:
             and isinstance(node.value.func, ast.Name) and node.value.func.id == name)
 
 
+def _used_elsewhere(ws: Workspace, rel: str, name: str) -> bool:
+    return any(p != rel for p, _, _ in ws.search(rf"\b{re.escape(name)}\b", glob="*.py"))
+
+
 def drop_tool_functions(ws: Workspace, changed: list[str], task: str) -> list[str]:
-    """Remove leaked tool functions in place; one note per file changed."""
+    """Remove leaked tool functions in place; one note per function removed."""
     notes = []
     for rel, text, tree in parsed_python(ws, changed):
-        leaked = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in TOOL_NAMES
-                  and not re.search(rf"\b{re.escape(n.name)}\b", task)]
-        for fn in leaked:
-            drop = [fn] + [s for s in tree.body if _calls(s, fn.name)]
-            others = [n for s in tree.body if s not in drop for n in ast.walk(s)
-                      if isinstance(n, ast.Name) and n.id == fn.name]
-            if others:
+        for name in LEAKED:
+            fns = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name and not n.decorator_list]
+            if len(fns) != 1 or re.search(rf"\b{re.escape(name)}\b", task) or _used_elsewhere(ws, rel, name):
                 continue
+            drop = [fns[0]] + [s for s in tree.body if _calls(s, name)]
+            if any(isinstance(n, ast.Name) and n.id == name for s in tree.body if s not in drop for n in ast.walk(s)):
+                continue  # used in the program itself
             lines = text.splitlines(keepends=True)
             for s in sorted(drop, key=lambda s: s.lineno, reverse=True):
-                start = min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", [])]) - 1
-                del lines[start:s.end_lineno]
+                del lines[s.lineno - 1:s.end_lineno]
             new = "".join(lines).rstrip() + "\n"
             try:
-                ast.parse(new)
+                new_tree = ast.parse(new)
             except SyntaxError:
                 continue
+            if not new_tree.body:
+                continue  # nothing would be left: it was not a leak but the program
             ws.write_text(rel, new)
-            text, tree = new, ast.parse(new)
-            notes.append(f"{rel}: removed `{fn.name}()`, which is one of the agent's actions, not part of the program")
+            text, tree = new, new_tree  # positions are read afresh for the next name
+            notes.append(f"{rel}: removed `{name}()`, which is one of the agent's actions, not part of the program")
     return notes

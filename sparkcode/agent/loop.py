@@ -24,6 +24,7 @@ Every way a run ends is an explicit `Outcome.status`:
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -360,7 +361,8 @@ class Agent:
         tests = next((v for v in run.verifiers if isinstance(v, AcceptanceTests)), None)
         if tests is not None and (tests.source or tests.stated):
             ran = ran and any(c.path == TEST_PATH for c in verdict.results)
-        lost = sum(1 for f in files_named(run.task) if not (self.ws.root / f).is_file() and not removal_asked(run.task, f))
+        lost = sum(1 for f in files_named(run.task) if not (self.ws.root / f).is_file() and not removal_asked(run.task, f)
+                   and not re.search(rf"\b(?:mov|renam)\w*\b[^.\n]{{0,60}}{re.escape(f)}", run.task, re.I))
         badness = run.badness = (lost, 0 if ran else 1, sum(c.badness for c in run.latest.values()))
         if run.best is None or badness < run.best[0]:
             commit = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"best so far (turn {n})")

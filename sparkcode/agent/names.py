@@ -84,7 +84,7 @@ def outline(ws: Workspace) -> str:
     return "\n".join(lines) or "(no files)"
 
 
-_ID_TAG = re.compile(r"<(\w+)\b[^>]*?\bid\s*=\s*[\"']([^\"']+)[\"']", re.I)
+_ID_TAG = re.compile(r"<(\w+)\b[^>]*?(?<![\w-])id\s*=\s*[\"']([\w:.-]*\w)[\"']", re.I)
 
 
 def page_elements(ws: Workspace, rel: str, limit: int = 40) -> list[str]:

@@ -37,7 +37,7 @@ def failing_lines(output: str, test_file: str) -> dict[str, int]:
     return out
 
 
-_SECTION = re.compile(r"^_{3,} (?:ERROR (?:at setup of |collecting )?)?(\S+?) _{3,}$", re.M)
+_SECTION = re.compile(r"^_{3,} (?:ERROR (?:at setup of |at teardown of |collecting )?)?(\S+?) _{3,}$", re.M)
 
 
 def brief(report: str, limit: int = 4) -> list[str]:

@@ -6,7 +6,9 @@ report.py, and spent eight turns on it). After a turn's writes, for each rename 
 (`names.renames_in`), every whole-word occurrence of the old name left in the workspace's text
 files (code, comments, strings, as "everywhere" asks) becomes the new name, and an alias line
 that the rename turned into ``new = new`` is dropped. A Python file that would no longer parse is
-left alone. The `RenameGone` verifier still checks the result.
+left alone. Only identifiers are renamed so (snake_case, camelCase or with digits: `calc_total`,
+not a plain word like `data`, which would hit `response.data` and file names too), and not when
+the task keeps the old name as an alias. The `RenameGone` verifier still checks the result.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import ast
 import re
 
-from .names import renames_in
-from .workspace import Workspace
+from .names import _code_like, renames_in
+from .workspace import ToolError, Workspace
 
 
 def apply_renames(text: str, renames: list[tuple[str, str]]) -> str:
@@ -28,11 +30,18 @@ def apply_renames(text: str, renames: list[tuple[str, str]]) -> str:
 def finish_renames(ws: Workspace, task: str) -> list[tuple[str, str]]:
     """Rename in place; (path, note) per file changed."""
     notes = []
+    if re.search(r"\balias", task, re.I):
+        return notes
     for old, new in renames_in(task):
+        if not _code_like(old):
+            continue
         word = re.compile(rf"\b{re.escape(old)}\b")
         alias = re.compile(rf"^\s*{re.escape(new)}\s*=\s*{re.escape(new)}\s*(#.*)?$")
         for rel in sorted({p for p, _, _ in ws.search(word.pattern)}):
-            text = (ws.root / rel).read_text()
+            try:
+                text = (ws.root / rel).read_text()
+            except (OSError, UnicodeDecodeError):
+                continue
             lines = [ln for ln in word.sub(new, text).splitlines(keepends=True) if not alias.match(ln)]
             out = "".join(lines)
             if rel.endswith(".py"):
@@ -40,6 +49,9 @@ def finish_renames(ws: Workspace, task: str) -> list[tuple[str, str]]:
                     ast.parse(out)
                 except SyntaxError:
                     continue
-            ws.write_text(rel, out)
+            try:
+                ws.write_text(rel, out)
+            except ToolError:
+                continue
             notes.append((rel, f"{rel}: renamed {len(word.findall(text))} leftover `{old}` to `{new}` (the task's rename)"))
     return notes

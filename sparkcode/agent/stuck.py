@@ -114,7 +114,7 @@ class RepetitionGuard:
 
 
 _DIGITS = re.compile(r"\d+")
-_STATE_FILE = re.compile(r"^\s*(?:FILE:|File:|#{1,4}|\*\*|`)?\s*(?:\./)?\.sparkcode/")
+_STATE_FILE = re.compile(r"^\s*(?:FILE:\s*|File:\s*|#{1,4}\s*|\*\*|`)?(?:\./)?\.sparkcode/\S+?(?:\*\*|`)?:?\s*$")
 
 
 def _repeats(lines: list[str], min_single: int, min_block: int, min_chars: int, max_block: int = 8) -> bool:

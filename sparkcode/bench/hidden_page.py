@@ -13,7 +13,9 @@ from ..agent.page_fixture import chromium, new_page
 
 
 def page_fixtures(page_file: Path):
-    """(browser, page) fixtures for a hidden test module; assign both to module-level names."""
+    """(chromium, page) fixtures for a hidden test module; assign both to module-level names of
+    those names (`chromium, page = page_fixtures(...)`): pytest registers a fixture by the name it
+    is bound to."""
     if not bc.available():
         pytest.skip("not judged: chromium missing", allow_module_level=True)
 

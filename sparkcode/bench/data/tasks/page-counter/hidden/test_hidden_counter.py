@@ -2,7 +2,7 @@ from pathlib import Path
 
 from sparkcode.bench.hidden_page import page_fixtures
 
-browser, page = page_fixtures(Path(__file__).parent / "index.html")
+chromium, page = page_fixtures(Path(__file__).parent / "index.html")
 
 
 def count(page):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from sparkcode.bench.hidden_page import page_fixtures
 
-browser, page = page_fixtures(Path(__file__).parent / "todo.html")
+chromium, page = page_fixtures(Path(__file__).parent / "todo.html")
 
 
 def items(page):
