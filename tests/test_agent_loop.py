@@ -321,9 +321,10 @@ def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
                                   "Really fixed.\n" + BROKEN_HTML], repair_rounds=5, max_fresh=0)
     out = a.run("make a moving square")
     assert out.status == "gave_up" and out.summary.startswith("stuck") and len(out.turns) == 4
-    assert "FAILED" in backend.requests[1].messages[-1]["content"]
-    # the repeat is taken back at once, and the turn after it is sampled rather than greedy (which would repeat)
-    assert backend.requests[2].messages == backend.requests[1].messages
+    assert "FAILED" in backend.requests[2].messages[-1]["content"]
+    # the repeat is named, and the turn after it is sampled rather than greedy (which would repeat again)
+    assert "you wrote the same code again" not in backend.requests[1].messages[-1]["content"]
+    assert "you wrote the same code again" in backend.requests[2].messages[-1]["content"]
     temps = [r.sampling.temperature for r in backend.requests]
     assert temps[:2] == [0.0, 0.0] and temps[2] == 0.7 and backend.requests[2].sampling.seed == 3
 

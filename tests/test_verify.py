@@ -283,7 +283,7 @@ def test_the_repetition_guard_catches_a_long_block_written_twice_in_a_row():
     assert not any(g2.feed(line + "\n") for line in twice.splitlines())
 
 
-def test_the_stuck_detector_rewinds_the_same_code_at_once_then_gives_up(tmp_path):
+def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
     a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "KEEP", "and again\n" + BUGGY,
                                  "once more\n" + BUGGY], repair_rounds=10, max_fresh=0)
     out = a.run(TASK)
@@ -291,9 +291,9 @@ def test_the_stuck_detector_rewinds_the_same_code_at_once_then_gives_up(tmp_path
     temps = [r.sampling.temperature for r in backend.requests]
     # turn 1, the test writer, turn 2 (stuck), the test's review, then sampled turns
     assert temps == [0.0, 0.0, 0.0, 0.0, 0.7, 0.7]
-    # the same code at once: the turn is taken back and sampled again from the same conversation
-    assert backend.requests[4].messages == backend.requests[2].messages
-    assert backend.requests[5].messages == backend.requests[2].messages
+    assert "you wrote the same code again" in backend.requests[4].messages[-1]["content"]
+    # the second time, the conversation went back to before the first stuck reply
+    assert backend.requests[5].messages == backend.requests[4].messages[:len(backend.requests[5].messages)]
     assert not any("again\n" in m["content"] for m in backend.requests[5].messages if m["role"] == "assistant")
 
 

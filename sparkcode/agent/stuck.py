@@ -11,9 +11,9 @@ fed to one `StuckDetector`:
 Each sign raises the level by one and the detector answers what to do next:
 
 1. ``note``: tell the model what it did; from now on turns are sampled (temperature 0.7, seeded
-   by the turn), since greedy decoding would lead back to the same place. A repeated reply or
-   the same code again is not noted but rewound at once (a repeated reply to before its earlier
-   copy): a model shown its own reply copies it again, sampled or not;
+   by the turn), since greedy decoding would lead back to the same place. A repeated reply is
+   not noted but rewound at once to before its earlier copy: a model shown its own reply copies
+   it again, sampled or not;
 2. ``rewind``: drop the conversation back to before the first stuck reply and sample anew;
 3. ``give_up``.
 
@@ -54,11 +54,12 @@ class StuckDetector:
             self.first_stuck_at = message_index
         if self.level >= self.max_level:
             return Escalation("give_up", reason)
-        if self.level == 1 and reason in ("same_reply", "same_code"):
+        if self.level == 1 and reason == "same_reply":
             # both copies go: with the earlier one left in view, a sampled turn copied it again,
-            # token for token (measured: a 816-token snake page three times, at temperature 0.7);
-            # the same code again is never progress either, and a note did not stop it (measured:
-            # 4 of 7 turns of one run rewrote a file byte for byte, 115 s)
+            # token for token (measured: a 816-token snake page three times, at temperature 0.7).
+            # The same code in a new reply is noted instead: tried, rewinding it at once took away the
+            # only signal ("you wrote the same code again"), and the 1.5B rewrote the buggy cart.py
+            # unchanged in all 8 turns of a task it had passed at turn 2 with the note
             return Escalation("rewind", reason, rewind_to=message_index)
         if self.level == 1:
             return Escalation("note", reason)
