@@ -767,23 +767,37 @@ def test_pytest_raises_around_a_child_process_becomes_a_failing_exit_status():
     compile(out, "t.py", "exec")
 
 
-def test_a_refactors_test_that_the_original_code_fails_is_set_aside_and_one_it_passes_holds(tmp_path):
-    files = {"utils.py": "def calc_total(xs):\n    return round(sum(xs), 2)\n",
-             "report.py": "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.calc_total(v)}' "
-                          "for k, v in sorted(orders.items())]\n"}
-    tests = py("t.py", "from report import report\nfrom utils import compute_total\n\n\n"
-                       "def test_wrong():\n    assert report([1, 2]) == 3\n\n\n"  # the original fails it too
-                       "def test_sorted():\n    assert report({'b': [1], 'a': [2]}) == ['a: 2', 'b: 1']\n")
-    unsorted = py("report.py", "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.compute_total(v)}' "
-                               "for k, v in orders.items()]\n")
-    fixed = py("report.py", "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.compute_total(v)}' "
-                            "for k, v in sorted(orders.items())]\n")
-    a, backend = make(tmp_path, [unsorted, tests, fixed], files, max_fresh=0)
-    out = a.run("Rename calc_total to compute_total everywhere; everything should work the same as before.")
-    assert out.status == "done", out.summary  # test_wrong set aside, test_sorted obeyed until fixed
+REFACTOR_FILES = {"utils.py": "def calc_total(xs):\n    return round(sum(xs), 2)\n",
+                  "report.py": "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.calc_total(v)}' "
+                               "for k, v in sorted(orders.items())]\n"}
+REFACTOR_TASK = "Rename calc_total to compute_total everywhere; everything should work the same as before."
+REFACTOR_TESTS = py("t.py", "from report import report\nfrom utils import compute_total\n\n\n"
+                            "def test_wrong():\n    assert report([1, 2]) == 3\n\n\n"  # the original fails it too
+                            "def test_sorted():\n    assert report({'b': [1], 'a': [2]}) == ['a: 2', 'b: 1']\n")
+UNSORTED = py("report.py", "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.compute_total(v)}' "
+                           "for k, v in orders.items()]\n")
+SORTED = py("report.py", "import utils\n\n\ndef report(orders):\n    return [f'{k}: {utils.compute_total(v)}' "
+                         "for k, v in sorted(orders.items())]\n")
+
+
+def test_a_refactors_test_that_the_original_code_fails_is_asked_for_again_and_else_set_aside(tmp_path):
+    a, backend = make(tmp_path, [UNSORTED, REFACTOR_TESTS, "KEEP", SORTED], REFACTOR_FILES, max_fresh=0)
+    out = a.run(REFACTOR_TASK)
+    # test_sorted (the original passes it) was obeyed until fixed; test_wrong was shown to the writer with the
+    # original's failure, kept, and set aside: the run says what is not verified instead of "done"
     assert "sorted(orders.items())" in (a.ws.root / "report.py").read_text()
-    feedback = backend.requests[2].messages[-1]["content"]
-    assert "test_sorted" in feedback
+    assert "ORIGINAL code" in backend.requests[2].messages[-1]["content"]
+    assert "test_sorted" in backend.requests[3].messages[-1]["content"]
+    assert out.status == "unverified" and "test_wrong" in out.summary and "original code" in out.summary
+
+
+def test_a_refactors_test_rewritten_to_what_the_original_does_verifies_the_run(tmp_path):
+    rewritten = py("t.py", "from report import report\n\n\ndef test_one_order():\n"
+                           "    assert report({'a': [1]}) == ['a: 1']\n\n\n"
+                           "def test_sorted():\n    assert report({'b': [1], 'a': [2]}) == ['a: 2', 'b: 1']\n")
+    a, _ = make(tmp_path, [UNSORTED, REFACTOR_TESTS, rewritten, SORTED], REFACTOR_FILES, max_fresh=0)
+    out = a.run(REFACTOR_TASK)
+    assert out.status == "done", out.summary
 
 
 def test_a_features_new_tests_are_never_set_aside_by_the_original():

@@ -140,6 +140,7 @@ class AcceptanceTests:
         self.rewritten: list[str] = []
         self.original = original
         self._unloadable_on_original: set[str] = set()
+        self._original_report = ""
 
     # ---- the Verifier protocol ----------------------------------------------------------------
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
@@ -155,8 +156,12 @@ class AcceptanceTests:
         if self.source is None and not self.stated:
             return [CheckResult("acceptance tests", True, "none could be written", missing=[f"acceptance tests: {self.gave_up}"])]
         result = self._run(ctx)
-        if not result.ok and self._review(ctx, result.message):
+        if self._rewrite_refuted(ctx) or (not result.ok and self._review(ctx, result.message)):
             result = self._run(ctx)
+        refuted = sorted(n for n, rec in self.records.items() if rec.refuted)
+        if result.ok and refuted:  # set aside as wrong, and not replaced: less was checked than asked
+            result.missing.append(f"acceptance tests {', '.join(refuted)} fail on the original code, which the task "
+                                  "says must behave the same: set aside, so what they meant to check is not verified")
         return [result]
 
     # ---- writing ------------------------------------------------------------------------------
@@ -294,6 +299,7 @@ class AcceptanceTests:
             return
         failed = set(_FAILED.findall(r.output))
         passed = set(_PASSED.findall(r.output))
+        self._original_report = digest(r.output.replace(f"{root}/", ""), 1500)
         refactor = pure_refactor(ctx.task)
         for name in todo:
             rec = self.records.setdefault(name, _TestRecord())
@@ -303,6 +309,31 @@ class AcceptanceTests:
                 rec.refuted = True
                 self.note(f"acceptance test {name} fails on the original code, which the task says must behave "
                           "the same: set aside")
+
+    def _rewrite_refuted(self, ctx: VerifyContext) -> bool:
+        """Tests the original code fails are shown to the test writer once, with the original's
+        failure, to be rewritten as checks of what the original does (measured: set aside and not
+        replaced, nothing checked daily_report any more and a version that dropped its money format
+        ended "done"). True if the file changed; the new tests are judged afresh."""
+        due = [n for n, rec in self.records.items() if rec.refuted and rec.reviews < self.max_reviews]
+        if not due:
+            return False
+        for n in due:
+            self.records[n].reviews += 1
+        self.note(f"acceptance tests {', '.join(due)} fail on the original code: asking for them again")
+        failure = ("on the ORIGINAL code, before any change, which the task says must keep behaving the same "
+                   f"(so these tests are wrong):\n{self._original_report}")
+        reply = self._ask([{"role": "system", "content": prompts.acceptance_system(False)},
+                           {"role": "user", "content": prompts.acceptance_review(
+                               ctx.task, outline(ctx.ws), self._body(), failure, due)}])
+        new, _ = parse_tests(reply)
+        if not new or new.strip() == self._body().strip() or tests_the_workspace(new, ctx.ws, ctx.task):
+            return False
+        self._save(ctx.ws, new, task=ctx.task)
+        for n in due:
+            self.records[n] = _TestRecord(reviews=self.max_reviews)  # a new test of that name: judged afresh
+        self.rewritten += [n for n in due if n not in self.rewritten]
+        return True
 
     def _review(self, ctx: VerifyContext, failure: str) -> bool:
         """Review the tests that failed often enough, all in one generation; True if the file changed."""
