@@ -40,6 +40,10 @@ HTML_REPLY = ("FILE: game.html\n```html\n<!DOCTYPE html><html><body><p id=\"o\">
               "<script>document.getElementById('o').textContent = 'hello';</script></body></html>\n```")
 
 
+PAGE_TESTS = ("```python\ndef test_it_says_hello(open_page):\n    page = open_page(\"game.html\")\n"
+              "    assert page.inner_text(\"#o\") == \"hello\"\n```")
+
+
 class Closable(ScriptedBackend):
     def __init__(self, replies, name, log):
         super().__init__(replies, name=name)
@@ -120,8 +124,8 @@ def test_validity_checks_per_kind_of_result(tmp_path):
         "good-py": py_run("print('hi')"),
         # tests that do not run it: the agent ends done, the race's own check still finds the crash
         "crash-py": [py_reply("raise SystemExit('the board is empty')"), ACCEPT_EXISTS],
-        "html-ok": [HTML_REPLY],
-        "html-bad": [HTML_REPLY],
+        "html-ok": [HTML_REPLY, PAGE_TESTS],  # a page that is not a game gets acceptance tests too
+        "html-bad": [HTML_REPLY, PAGE_TESTS],
         "nothing": ['<tool_call>{"name": "finish", "arguments": {"summary": "nothing to do"}}</tool_call>'],
         "notes": ["FILE: notes.md\n```markdown\n# notes\n```"],
     }
@@ -336,7 +340,8 @@ def test_html_result_is_played_in_the_browser(tmp_path):
             "<script>const g = document.getElementById('c').getContext('2d'); let x = 0;\n"
             "setInterval(() => { x = (x + 1) % 50; g.clearRect(0, 0, 50, 50); g.fillRect(x, 5, 4, 4); }, 40);\n"
             "</script></body></html>\n```")
-    res = R.run_race("a moving dot", PROFILES[1:2], backend_factory=factory_for({"spark": [game]}, []),
+    dot_tests = "```python\ndef test_dot(open_page):\n    assert open_page(\"game.html\").locator(\"#c\").count() == 1\n```"
+    res = R.run_race("a moving dot", PROFILES[1:2], backend_factory=factory_for({"spark": [game, dot_tests]}, []),
                      workdir=tmp_path, console=quiet())
     e = res.entries[0]
     assert e.valid is True and "animates" in e.check, e.check
