@@ -323,16 +323,10 @@ class AcceptanceTests:
         self.note(f"acceptance tests {', '.join(due)} fail on the original code: asking for them again")
         failure = ("on the ORIGINAL code, before any change, which the task says must keep behaving the same "
                    f"(so these tests are wrong):\n{self._original_report}")
-        reply = self._ask([{"role": "system", "content": prompts.acceptance_system(False)},
-                           {"role": "user", "content": prompts.acceptance_review(
-                               ctx.task, outline(ctx.ws), self._body(), failure, due)}])
-        new, _ = parse_tests(reply)
-        if not new or new.strip() == self._body().strip() or tests_the_workspace(new, ctx.ws, ctx.task):
+        if not self._ask_to_rewrite(ctx, due, failure):
             return False
-        self._save(ctx.ws, new, task=ctx.task)
         for n in due:
             self.records[n] = _TestRecord(reviews=self.max_reviews)  # a new test of that name: judged afresh
-        self.rewritten += [n for n in due if n not in self.rewritten]
         return True
 
     def _review(self, ctx: VerifyContext, failure: str) -> bool:
@@ -351,9 +345,14 @@ class AcceptanceTests:
             self._write(ctx)
             return True
         self.note(f"acceptance tests {', '.join(due)} keep failing: reviewing them against the task")
+        return self._ask_to_rewrite(ctx, due, digest(failure, 1800))
+
+    def _ask_to_rewrite(self, ctx: VerifyContext, due: list[str], failure: str) -> bool:
+        """Show the test writer the tests, the failing ones and why; True if it rewrote the file
+        (KEEP, the same file, or tests that do not test the workspace leave it as it is)."""
         reply = self._ask([{"role": "system", "content": prompts.acceptance_system(pages_only(ctx))},
                            {"role": "user", "content": prompts.acceptance_review(
-                               ctx.task, outline(ctx.ws), self._body(), digest(failure, 1800), due)}])
+                               ctx.task, outline(ctx.ws), self._body(), failure, due)}])
         if reply.strip().upper().startswith("KEEP"):
             return False
         new, _ = parse_tests(reply)
@@ -590,6 +589,14 @@ def fix_raises_around_a_child(source: str) -> str:
     return "".join(lines)
 
 
+def _imported_modules(tree: ast.AST, relative: bool = True) -> set[str]:
+    """The top-level module of every import in `tree` (`from a.b import c` -> "a")."""
+    mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    mods |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
+             if isinstance(n, ast.ImportFrom) and (relative or not n.level)}
+    return mods
+
+
 def unknown_imports(source: str, ws: Workspace, task: str) -> list[str]:
     """Modules the tests import that are not in the workspace, cannot be imported here and are not
     named in the task: made up (measured: `from text import tip` in the tests of a page, and the
@@ -597,8 +604,7 @@ def unknown_imports(source: str, ws: Workspace, task: str) -> list[str]:
     import importlib.util
 
     tree = ast.parse(source)
-    mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    mods |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    mods = _imported_modules(tree, relative=False)
     ours = {part.removesuffix(".py") for f in ws.list_files() for part in Path(f).parts}
     out = []
     for m in sorted(mods - {""} - ours):
@@ -648,8 +654,7 @@ def tests_the_workspace(source: str, ws: Workspace, task: str = "") -> str:
         return (f"the tests define {', '.join(sorted(defined & ours))} themselves: import it from the workspace "
                 "instead, and test that")
     modules = {p.removesuffix(".py") for f in ws.list_files() if f.endswith(".py") for p in Path(f).parts}
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported = _imported_modules(tree)
     files = set(ws.list_files())
     runs = any(isinstance(n, ast.Constant) and n.value in files for n in ast.walk(tree))
     pages = [f for f in files if f.endswith((".html", ".htm"))]

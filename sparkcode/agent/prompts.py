@@ -105,10 +105,10 @@ def results_message(lines: list[str], problems: bool) -> str:
 
 # ---- the verify stage: acceptance tests written from the task, never from the code -------------
 
-_ACCEPTANCE_RULES = """You write acceptance tests for a coding task; someone else writes the program. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
-Test ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. When the task gives no exact value or wording, do not assert one (never the text of an error message the task does not quote).
-Import functions and classes from their modules and call them directly (the tests run in the workspace folder). Use subprocess only for a file marked "runs as a program", with the command line the task gives.
-Write 2 to 6 short test functions, each named after what it checks in this task. Do not define helper functions. Reply with one ```python block and nothing else."""
+_IMPORT_RULE = 'Import functions and classes from their modules and call them directly (the tests run in the workspace folder). Use subprocess only for a file marked "runs as a program", with the command line the task gives.'
+_ACCEPTANCE_RULES = ("""You write acceptance tests for a coding task; someone else writes the program. You see the task and the names in the code (files, functions, classes, signatures), never the code itself.
+Test ONLY what the task states: its examples, the errors and exit codes it names, its edge cases and tie rules. When the task gives no exact value or wording, do not assert one (never the text of an error message the task does not quote).\n""" + _IMPORT_RULE + """
+Write 2 to 6 short test functions, each named after what it checks in this task. Do not define helper functions. Reply with one ```python block and nothing else.""")
 
 _PYTHON_EXAMPLE = """Example. Task: "slug(title) in text.py lowercases the title and joins the words with '-': slug('Hello World') == 'hello-world'. An empty title raises ValueError."
 ```python
@@ -126,8 +126,6 @@ def test_slug_rejects_an_empty_title():
 ```"""
 
 ACCEPTANCE_SYSTEM = _ACCEPTANCE_RULES + "\n\n" + _PYTHON_EXAMPLE
-_IMPORT_RULE = _ACCEPTANCE_RULES.splitlines()[2]
-assert _IMPORT_RULE.startswith("Import functions")
 
 
 def acceptance_system(pages_only: bool) -> str:

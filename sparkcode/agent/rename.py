@@ -42,7 +42,8 @@ def finish_renames(ws: Workspace, task: str) -> list[tuple[str, str]]:
                 text = (ws.root / rel).read_text()
             except (OSError, UnicodeDecodeError):
                 continue
-            lines = [ln for ln in word.sub(new, text).splitlines(keepends=True) if not alias.match(ln)]
+            renamed = apply_renames(text, [(old, new)])
+            lines = [ln for ln in renamed.splitlines(keepends=True) if not alias.match(ln)]
             out = "".join(lines)
             if rel.endswith(".py"):
                 try:
