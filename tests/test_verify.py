@@ -500,21 +500,21 @@ def test_a_forgotten_import_of_a_moved_function_is_added(tmp_path):
 
 def test_after_failed_repairs_the_run_starts_afresh_from_the_original_files_and_keeps_its_tests(tmp_path):
     files = {"stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n"}
-    wrong = [py("stats.py", f"def mean(xs):\n    return {v}\n") for v in ("1", "2", "3")]
+    wrong = [py("stats.py", f"def mean(xs):\n    return {v}\n") for v in ("5", "6", "7")]  # as bad as each other
     edit_orig = "stats.py\n<<<<<<< SEARCH\n    return sum(xs) / len(xs)\n=======\n" \
                 "    return sum(xs) / len(xs) if xs else 0\n>>>>>>> REPLACE"
-    a, backend = make(tmp_path, [wrong[0], TESTS, wrong[1], "KEEP", wrong[2], "KEEP", edit_orig], files=files,
+    a, backend = make(tmp_path, [wrong[0], TESTS, wrong[1], "KEEP", wrong[2], edit_orig], files=files,
                       fresh_after=2)
     out = a.run(TASK)
     assert out.status == "done", out.summary
-    fresh = backend.requests[6]
+    fresh = backend.requests[5]
     # back to the task alone (system + task), sampled, and the edit applies to the ORIGINAL file
     assert [m["role"] for m in fresh.messages] == ["system", "user"] and fresh.sampling.temperature > 0
     assert (a.ws.root / "stats.py").read_text() == "def mean(xs):\n    return sum(xs) / len(xs) if xs else 0\n"
     assert "def test_empty" in (a.ws.root / TEST_PATH).read_text()  # the tests stayed and passed
     # the fresh attempt is told what failed (not the tests' code), and a resumed session sees the same
     first = fresh.messages[1]["content"]
-    assert first.startswith(backend.requests[0].messages[1]["content"]) and "test_empty: assert 3 == 0" in first
+    assert first.startswith(backend.requests[0].messages[1]["content"]) and "test_empty: assert 7 == 0" in first
     assert "def test_" not in first and "```" not in first.split("Workspace:", 1)[1]
     from sparkcode.agent.session import Session
     assert Session.latest(a.ws.root).messages()[1]["content"] == first
@@ -589,6 +589,18 @@ def test_a_change_spread_over_files_one_per_turn_is_not_abandoned(tmp_path):
     out = a.run("Put RATE in a new config.py, set to 0.25, imported by a.py and b.py instead of their own.")
     assert out.status == "done", out.summary
     assert not any(len(r.messages) == 2 for r in backend.requests[1:] if "sparkcode" in r.messages[0]["content"])
+
+
+def test_a_rewrite_that_fails_fewer_tests_is_progress_not_a_stalled_round(tmp_path):
+    wrong = py("stats.py", "def mean(xs):\n    return -1\n")  # fails both tests
+    closer = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n")  # fails the empty case only
+    same_again = py("stats.py", "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n")
+    a, backend = make(tmp_path, [wrong, TESTS, closer, "KEEP", same_again, FIXED], fresh_after=2)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    # two repair rounds on the same file, but the first failed fewer tests: no fresh start threw it away
+    assert not any(len(r.messages) == 2 for r in backend.requests[1:] if "sparkcode" in r.messages[0]["content"])
+    assert len(out.turns) == 4
 
 
 TIP_TASK = ('Make tip.html: an input with id "bill", a button with id "calculate"; clicking it shows the 15% tip '

@@ -36,6 +36,7 @@ from .acceptance import TEST_PATH, AcceptanceTests, original_files, preserves_be
 from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
+from .dialogs import replace_dialogs
 from .imports import add_missing_imports
 from .leaks import drop_tool_functions
 from .pytest_report import brief
@@ -83,7 +84,8 @@ class _Run:
     tokens_used: int = 0
     repairs: int = 0  # failed repair rounds since the (last fresh) start
     stalled: int = 0  # of those, in a row, the ones that wrote no file the run had not written yet
-    progressed: bool = False  # this turn changed a file the run had not written before
+    progressed: bool = False  # this turn changed a file the run had not written before, or fails less than any before
+    lowest: tuple | None = None  # the lowest badness of this attempt (since the start or the last fresh start)
     checkpointed: bool = False
     stuck: StuckDetector = field(default_factory=StuckDetector)
     base: int = 0  # messages before the run's first reply: where a fresh start goes back to
@@ -220,7 +222,7 @@ class Agent:
         renamed = finish_renames(self.ws, task) if changed else []
         changed += [rel for rel, _ in renamed if rel not in changed]
         fixes = ([n for _, n in renamed] + drop_tool_functions(self.ws, changed, task) + add_missing_imports(self.ws, changed)
-                 + errors_to_stderr(self.ws, changed))
+                 + errors_to_stderr(self.ws, changed) + replace_dialogs(self.ws, changed, task))
         for note in fixes:  # once all are written
             self.ui.note(note)
             session.log("fixup", note=note)
@@ -340,7 +342,7 @@ class Agent:
         run.fresh += 1
         run.repairs, run.stuck, run.latest, run.touched, run.written = 0, StuckDetector(), {}, [], []
         run.stalled = 0
-        run.badness = None
+        run.badness = run.lowest = None
         for v in run.verifiers:
             getattr(v, "restart", lambda: None)()
         self.ui.note(f"{why}: starting afresh from the original files (attempt {run.fresh + 1})")
@@ -364,6 +366,11 @@ class Agent:
         lost = sum(1 for f in files_named(run.task) if not (self.ws.root / f).is_file() and not removal_asked(run.task, f)
                    and not re.search(rf"\b(?:mov|renam)\w*\b[^.\n]{{0,60}}{re.escape(f)}", run.task, re.I))
         badness = run.badness = (lost, 0 if ran else 1, sum(c.badness for c in run.latest.values()))
+        # fewer failures than any version of this attempt is progress too, not a stalled repair round
+        # (measured: rle.py went from 3 failing tests to 1 in a rewrite of the same file, and was
+        # thrown away for a fresh start that never got that close again)
+        run.progressed = run.progressed or (run.lowest is not None and badness < run.lowest)
+        run.lowest = badness if run.lowest is None else min(run.lowest, badness)
         if run.best is None or badness < run.best[0]:
             commit = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"best so far (turn {n})")
             run.best = (badness, commit, n, list(run.written), dict(run.latest))
