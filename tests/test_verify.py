@@ -454,6 +454,16 @@ def test_rewriting_a_buggy_file_unchanged_is_verified_like_a_change(tmp_path):
     assert "ZeroDivisionError" in backend.requests[2].messages[-1]["content"]
 
 
+def test_a_file_written_as_dot_slash_path_is_checked_and_reported_once(tmp_path):
+    files = {"stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n"}
+    a, backend = make(tmp_path, [py("./stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n"), TESTS, FIXED],
+                      files=files)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    feedback = backend.requests[2].messages[-1]["content"]
+    assert "check stats.py:" in feedback and "./stats.py" not in feedback.replace("write_file ./stats.py", "")
+
+
 def test_the_same_wrong_code_over_and_over_does_not_dispute_a_test(tmp_path):
     a, backend = make(tmp_path, [BUGGY, TESTS, "a\n" + BUGGY, "KEEP", "b\n" + BUGGY, "c\n" + BUGGY],
                       repair_rounds=10, max_fresh=0)

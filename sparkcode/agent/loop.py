@@ -199,7 +199,8 @@ class Agent:
                 run.start = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"before run {run.session.run_id}")
             run.checkpointed = True
         lines, changed, finished, summary, failed = self._execute(actions, run.session, run.task)
-        written = [str(a.args["path"]) for a in actions
+        # as the workspace names them ("./snake.html" is snake.html: measured, both were checked and reported)
+        written = [self.ws.relpath(str(a.args["path"])) for a in actions
                    if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
         return Turn(done.text, done.stats, actions, errors, lines, changed, written, finished, summary, failed, False,
                     time.perf_counter() - t_tools)
