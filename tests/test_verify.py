@@ -399,12 +399,16 @@ def test_stated_examples_take_what_the_task_wants_not_what_the_code_does_today(t
     ws = Workspace(tmp_path)
     task = ("median() blows up on []. Like mean(), it should return None for an empty list. median([4, 1, 3, 2]) "
             "returns 3 but should return 2.5. mean([1, 2]) == 1.5; mean(xs) gives garbage, but mean([2]) is fine, "
-            "so median([5]) should be 5. `python conv.py c2f 100` prints 212.0 and `python conv.py x` prints the help.")
+            "so median([5]) should be 5. `python conv.py c2f 100` prints 212.0 and `python conv.py x` prints the help. "
+            '`python conv.py add "a b"` adds it and prints `added 1: a b`; `python conv.py list` prints one line each, '
+            "like `1 a b`.")
     src = stated_examples(task, ws)
     asserts = [ln.strip() for ln in src.splitlines() if ln.strip().startswith("assert")]
     assert asserts[:2] == ["assert median([4, 1, 3, 2]) == pytest.approx(2.5)", "assert mean([1, 2]) == pytest.approx(1.5)"]
     assert asserts[2] == "assert median([5]) == 5"
-    assert "== '212.0'" in asserts[3] and len(asserts) == 4  # not "returns 3", not mean(), not the prose
+    assert "== '212.0'" in asserts[3]  # not "returns 3", not mean(), not the prose
+    assert "== 'added 1: a b'" in asserts[4] and len(asserts) == 5  # "… and prints", but not "prints one line each, like"
+    assert "*['add', 'a b']" in src
     assert stated_examples("Write a parser.", ws) == ""
 
 
@@ -861,3 +865,35 @@ def test_review_fixes_leave_real_programs_alone(tmp_path):
     assert not pure_refactor("Extract validate(); it should behave the same, except negative amounts now raise.")
     assert brief("___________ ERROR at teardown of test_page ___________\nE   Failed: the page threw: x\n") == \
         ["test_page: Failed: the page threw: x"]
+
+
+def test_a_test_demanding_an_error_the_task_never_speaks_of_is_dropped(tmp_path):
+    code = py("words.py", "def count_words(text):\n    out = {}\n    for w in text.lower().split():\n"
+                          "        out[w] = out.get(w, 0) + 1\n    return out\n")
+    tests = py("t.py", "import pytest\nfrom words import count_words\n\n\ndef test_case():\n"
+                       "    assert count_words('A a b') == {'a': 2, 'b': 1}\n\n\ndef test_empty():\n"
+                       "    with pytest.raises(ValueError):\n        count_words('')\n")
+    task = "Write words.py with count_words(text): how often each word occurs, in lowercase."
+    a, backend = make(tmp_path, [code, tests])
+    out = a.run(task)
+    assert out.status == "done", out.summary
+    text = (a.ws.root / TEST_PATH).read_text()
+    assert "def test_case" in text and "test_empty" not in text and "raises" not in text
+    # the same demand stays when the task speaks of errors
+    (tmp_path / "again").mkdir()
+    a, backend = make(tmp_path / "again", [code, tests, "KEEP"], max_turns=1)
+    out = a.run(task + " An empty text is an error.")
+    assert out.status != "done" and "pytest.raises(ValueError)" in (a.ws.root / TEST_PATH).read_text()
+
+
+def test_tests_with_a_dict_that_repeats_a_key_are_written_again(tmp_path):
+    code = py("words.py", "def count_words(text):\n    out = {}\n    for w in text.lower().split():\n"
+                          "        out[w] = out.get(w, 0) + 1\n    return out\n")
+    merged = py("t.py", "from words import count_words\n\n\ndef test_case():\n"
+                        "    assert count_words('The the cat') == {'the': 2, 'cat': 1, 'the': 1}\n")
+    good = py("t.py", "from words import count_words\n\n\ndef test_case():\n"
+                      "    assert count_words('The the cat') == {'the': 2, 'cat': 1}\n")
+    a, backend = make(tmp_path, [code, merged, good])
+    out = a.run("Write words.py with count_words(text): how often each word occurs, in lowercase.")
+    assert out.status == "done", out.summary
+    assert "the key 'the' more than once" in backend.requests[2].messages[-1]["content"]

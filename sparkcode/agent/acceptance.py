@@ -44,7 +44,7 @@ from .pytest_report import PYTEST, digest, failing_lines
 from .rename import apply_renames
 from .shell import Limits, run_command
 from .verify import VerifyContext
-from .wording import relax_made_up_wording
+from .wording import drop_made_up_raises, relax_made_up_wording
 from .workspace import SKIP_DIRS, Workspace
 
 TEST_DIR = ".sparkcode/acceptance"
@@ -214,6 +214,11 @@ class AcceptanceTests:
             if relaxed:
                 self.note(f"acceptance tests: {len(relaxed)} demand(s) of wording the task does not state relaxed "
                           f"to 'a message is there' ({relaxed[0]!r}…)")
+            # (code that must behave as before may raise what the task never names: the original judges those)
+            source, dropped = (source, []) if preserves_behaviour(task) else drop_made_up_raises(source, task)
+            if dropped:
+                self.note(f"acceptance tests: {len(dropped)} demand(s) of an error the task never speaks of dropped "
+                          f"({', '.join(dropped[:3])})")
             source = fix_raises_around_a_child(declare_fixtures(source))
         if not source.startswith(HEADER):
             source = HEADER + source
@@ -661,11 +666,26 @@ def tests_the_workspace(source: str, ws: Workspace, task: str = "") -> str:
     runs = runs or bool(pages) and any(isinstance(n, ast.arg) and n.arg in ("page", "open_page") for n in ast.walk(tree))
     if not (imported & modules) and not runs:
         return "the tests neither import a workspace module nor run a workspace file"
+    twice = repeated_dict_keys(tree)
+    if twice:
+        return (f"a dict in the tests has the key {twice[0]!r} more than once, so Python keeps only its last value: "
+                "write each expected dict with each key once")
     made_up = unknown_imports(source, ws, task)
     if made_up:
         return (f"the tests import {', '.join(made_up)}, which is not in the workspace and the task does not name: "
                 "import only the workspace's modules (or test a page through open_page)")
     return ""
+
+
+def repeated_dict_keys(tree: ast.AST) -> list:
+    """Constant keys written twice in one dict literal (measured: the 1.5B merged the task's
+    wrong-today and wanted dicts into ``{"the": 2, ..., "the": 1, "hat.": 1}``, which no fix passes)."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+            out += [k for i, k in enumerate(keys) if k in keys[:i] and k not in out]
+    return out
 
 
 def _in_task(match: tuple[str, str], task: str) -> bool:

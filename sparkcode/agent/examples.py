@@ -1,7 +1,8 @@
 """Tests taken word for word from the task statement, with no model involved.
 
 Users state examples in code: ``encode("aaabccdddd") == "3a1b2c4d"``, ``median([4, 1, 3, 2])
-returns 3 but should return 2.5``, ```python convert.py c2f 100` prints 212.0``. `stated_examples` finds
+returns 3 but should return 2.5``, ```python convert.py c2f 100` prints 212.0`` (or "… adds a task and
+prints `added 1: buy milk`"). `stated_examples` finds
 them, keeps those whose calls name public functions or classes now in the workspace and whose
 expected value is a literal, and writes one pytest test per example. They are the most reliable
 acceptance tests there are — the user's own words — so they are never reviewed or rewritten.
@@ -37,7 +38,9 @@ _RAISES = re.compile(r"\braises?\s+(?:an?\s+)?([A-Z]\w*(?:Error|Exception))\b")
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _NOT_NOW = re.compile(r"\b(?:but|instead|currently|today|now)\b")
 _WRONG_TODAY = re.compile(r"\b(?:wrong|old|currently|today|instead|incorrect|bug|buggy)\b", re.I)
-_PROGRAM = re.compile(r"`(?:python3?\s+)(\S+\.py)((?:\s+[^`]*)?)`\s+(?:prints|outputs|shows)\s+(`[^`]*`|\"[^\"]*\"|\S+)")
+# "`python todo.py add "buy milk"` adds a task and prints `added 1: buy milk`": a few words ending in "and" may come between
+_PROGRAM = re.compile(r"`(?:python3?\s+)(\S+\.py)((?:\s+[^`]*)?)`\s+(?:[a-z][a-z ]{0,40}?\band\s+)?(?:prints|outputs|shows)"
+                      r"\s+(`[^`]*`|\"[^\"]*\"|\S+)")
 
 
 def stated_examples(task: str, ws: Workspace) -> str:
