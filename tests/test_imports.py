@@ -43,3 +43,28 @@ def test_nothing_is_added_when_the_name_is_bound_ambiguous_private_or_unknown(tm
     before = {p: (tmp_path / p).read_text() for p in ("c.py", "d.py")}
     assert add_missing_imports(ws, ["c.py", "d.py", "notes.txt"]) == []
     assert {p: (tmp_path / p).read_text() for p in before} == before
+
+
+def test_a_standard_module_used_without_its_import_is_imported(tmp_path):
+    ws = ws_with(tmp_path, {
+        "csvsum.py": "import csv\nimport sys\n\n\ndef total(path):\n    if not os.path.exists(path):\n"
+                     "        sys.exit(1)\n    return json.dumps(sum(1 for _ in csv.reader(open(path))))\n",
+        # `datetime.now()` means the class: `import datetime` would not give it, so nothing is added
+        "when.py": "def stamp():\n    return datetime.now()\n",
+        # a workspace module named like a standard one is the workspace's
+        "shelve_user.py": "def f():\n    return shelve.thing()\n",
+        "shelve.py": "def thing():\n    return 1\n",
+        # used bare (passed around), not as module.attr: not guessed
+        "bare.py": "def g():\n    return print(math)\n",
+    })
+    notes = add_missing_imports(ws, ["csvsum.py", "when.py", "shelve_user.py", "bare.py"])
+    assert sorted(notes) == ["added `import json` to csvsum.py (it used json without importing it)",
+                             "added `import os` to csvsum.py (it used os without importing it)"]
+    head = (tmp_path / "csvsum.py").read_text().splitlines()[:4]
+    assert head[:2] == ["import csv", "import sys"] and sorted(head[2:]) == ["import json", "import os"]
+    for name in ("when.py", "shelve_user.py", "bare.py"):
+        assert "import" not in (tmp_path / name).read_text()
+    (tmp_path / "data.csv").write_text("a\nb\n")
+    r = subprocess.run([sys.executable, "-c", "import csvsum; print(csvsum.total('data.csv'))"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr

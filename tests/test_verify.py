@@ -791,6 +791,17 @@ def test_pytest_raises_around_a_child_process_becomes_a_failing_exit_status():
     assert "    r = subprocess.run(['x'])\n    assert r.returncode != 0\n    assert r\n" in out
     assert "pytest.raises(subprocess.CalledProcessError)" in out and "pytest.raises(ValueError):\n        parse" in out
     compile(out, "t.py", "exec")
+    # with `as excinfo`, a later `excinfo.value.code` is the child's exit status; any other use is left alone
+    src = ("def test_missing():\n    with pytest.raises(SystemExit) as excinfo:\n"
+           "        subprocess.run(['python', 'todo.py', 'done', '1'], capture_output=True, text=True)\n"
+           "    assert excinfo.value.code == 1\n\n\n"
+           "def test_other():\n    with pytest.raises(SystemExit) as e:\n        subprocess.run(['x'])\n"
+           "    assert 'usage' in str(e.value)\n")
+    out = fix_raises_around_a_child(src)
+    assert ("    _result = subprocess.run(['python', 'todo.py', 'done', '1'], capture_output=True, text=True)\n"
+            "    assert _result.returncode != 0\n    assert _result.returncode == 1\n") in out
+    assert "with pytest.raises(SystemExit) as e:" in out and "excinfo" not in out
+    compile(out, "t.py", "exec")
 
 
 REFACTOR_FILES = {"utils.py": "def calc_total(xs):\n    return round(sum(xs), 2)\n",
