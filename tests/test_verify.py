@@ -617,6 +617,16 @@ def test_a_rewrite_that_fails_fewer_tests_is_progress_not_a_stalled_round(tmp_pa
     assert len(out.turns) == 4
 
 
+def test_a_first_reply_that_rewrites_the_file_unchanged_is_what_the_next_change_is_measured_against(tmp_path):
+    original = "def mean(xs):\n    return -1\n"  # fails both tests
+    closer = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n")  # fails the empty case only
+    a, backend = make(tmp_path, [py("stats.py", original), TESTS, closer, "KEEP", FIXED], files={"stats.py": original},
+                      fresh_after=2)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    assert not any(len(r.messages) == 2 for r in backend.requests[1:] if "sparkcode" in r.messages[0]["content"])
+
+
 TIP_TASK = ('Make tip.html: an input with id "bill", a button with id "calculate"; clicking it shows the 15% tip '
             'in the element with id "tip" with two decimals: a bill of 40 gives tip "6.00".')
 

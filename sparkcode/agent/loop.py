@@ -351,8 +351,10 @@ class Agent:
         return True
 
     def _keep_if_best(self, n: int, turn: Turn, verdict: Verdict, run: _Run) -> None:
-        """Snapshot this version if its checks are the best so far (fewest failures, then earliest)."""
-        if not turn.changed or not verdict.results or not self.ws.can_write:
+        """Rank this version (progress: it fails less than any before in this attempt) and snapshot it
+        if its checks are the best so far (fewest failures, then earliest). A file rewritten unchanged
+        is ranked too: it is the version the next change is measured against."""
+        if not verdict.results:
             return
         # a version whose behaviour could not even be run (it does not compile, lost its API) ranks
         # below every version that ran (measured: a file overwritten with the tests failed one check,
@@ -372,6 +374,8 @@ class Agent:
         # thrown away for a fresh start that never got that close again)
         run.progressed = run.progressed or (run.lowest is not None and badness < run.lowest)
         run.lowest = badness if run.lowest is None else min(run.lowest, badness)
+        if not turn.changed or not self.ws.can_write:
+            return
         if run.best is None or badness < run.best[0]:
             commit = Checkpoint(self.ws.root, run.session.run_id).snapshot(f"best so far (turn {n})")
             run.best = (badness, commit, n, list(run.written), dict(run.latest))
