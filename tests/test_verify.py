@@ -918,3 +918,4 @@ def test_tests_with_a_dict_that_repeats_a_key_are_written_again(tmp_path):
     out = a.run("Write words.py with count_words(text): how often each word occurs, in lowercase.")
     assert out.status == "done", out.summary
     assert "the key 'the' more than once" in backend.requests[2].messages[-1]["content"]
+    assert backend.requests[1].sampling.temperature == 0 and backend.requests[2].sampling.temperature > 0  # sampled
