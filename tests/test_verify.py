@@ -283,6 +283,17 @@ def test_the_repetition_guard_catches_a_long_block_written_twice_in_a_row():
     assert not any(g2.feed(line + "\n") for line in twice.splitlines())
 
 
+def test_the_repetition_guard_catches_one_sentence_repeated_on_one_line():
+    sentence = "The `sort_versions` function was also not correctly handling the case where the lengths differ. "
+    g = RepetitionGuard()
+    fed = "FILE: versions.py\n```python\nx = 1\n```\n\nThe fix: " + sentence
+    assert not g.feed(fed)
+    tripped_at = next(i for i in range(1, 40) if g.feed(sentence))  # token by token it would be sooner still
+    assert tripped_at <= 7 and "same words" in g.why
+    prose = " ".join(f"word{i} means thing {i * 7} in the report of day {i}." for i in range(80))  # long, no loop
+    assert not RepetitionGuard().feed(prose)
+
+
 def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
     a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "KEEP", "and again\n" + BUGGY,
                                  "once more\n" + BUGGY], repair_rounds=10, max_fresh=0)

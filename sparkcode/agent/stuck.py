@@ -5,7 +5,7 @@ fed to one `StuckDetector`:
 
 - ``same_code``: the turn rewrote failing files with exactly the content they had;
 - ``same_reply``: the reply is identical to an earlier reply of this conversation;
-- ``runaway``: the reply started repeating the same lines, or started writing into the agent's own
+- ``runaway``: the reply started repeating the same lines (or the same words on one line), or started writing into the agent's own
   ``.sparkcode/`` state, and was cut (`RepetitionGuard`).
 
 Each sign raises the level by one and the detector answers what to do next:
@@ -93,11 +93,19 @@ class RepetitionGuard:
         self.tripped = False
         self.why = ""
         self._checked_lines = 0
+        self._inline_checked = 0
 
     def feed(self, delta: str) -> bool:
         self.text += delta
-        if self.tripped or "\n" not in delta:
-            return self.tripped
+        if self.tripped:
+            return True
+        if len(self.text) - self._inline_checked >= 200:  # one line can loop too: a sentence over and over
+            self._inline_checked = len(self.text)
+            if _repeats_inline(self.text, self.min_chars):
+                self.tripped, self.why = True, "the reply started repeating the same words"
+                return True
+        if "\n" not in delta:
+            return False
         lines = self.text.split("\n")[:-1]  # complete lines only
         if len(lines) == self._checked_lines:
             return False
@@ -116,6 +124,23 @@ class RepetitionGuard:
 
 _DIGITS = re.compile(r"\d+")
 _STATE_FILE = re.compile(r"^\s*(?:FILE:\s*|File:\s*|#{1,4}\s*|\*\*|`)?(?:\./)?\.sparkcode/\S+?(?:\*\*|`)?:?\s*$")
+
+
+def _repeats_inline(text: str, min_chars: int, max_period: int = 400) -> bool:
+    """The text ends in one stretch of 8 to `max_period` characters written again and again, at
+    least three times and `min_chars` characters in all (measured: a 3,072-token reply that was one
+    sentence about sort_versions, ~130 times, on a single line: 100 s)."""
+    tail = text[-(max_period * 3 + min_chars):]
+    for p in range(8, max_period + 1):
+        need = max(3, -(-min_chars // p))
+        if p * need > len(tail):
+            break
+        block = tail[-p:]
+        if not block.strip():
+            continue
+        if all(tail[len(tail) - p * (i + 1):len(tail) - p * i] == block for i in range(1, need)):
+            return True
+    return False
 
 
 def _repeats(lines: list[str], min_single: int, min_block: int, min_chars: int, max_block: int = 8) -> bool:
