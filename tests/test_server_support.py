@@ -102,6 +102,85 @@ class FakeBackend:
                 self.concurrent -= 1
 
 
+class _FakeSequence:
+    def __init__(self, gen: Generation, pieces: list[str], max_tokens: int, t0: float):
+        self.gen, self.pieces, self.max_tokens, self.t0 = gen, pieces, max_tokens, t0
+        self.out: list[str] = []
+        self.finish: str | None = None
+        self._new = ""
+        self.first_at: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.finish is not None
+
+    def take_text(self) -> str:
+        text, self._new = self._new, ""
+        return text
+
+
+class FakeBatch:
+    """The scheduler's batch protocol (as `backends.local.LocalBatch`), scripted: each `step` costs
+    one delay and gives every active sequence its next word."""
+
+    def __init__(self, backend: "FakeBatchBackend", n_slots: int):
+        self.backend, self.n_slots = backend, n_slots
+        self.active: list[_FakeSequence] = []
+
+    def add(self, request: ChatRequest) -> _FakeSequence:
+        if len(self.active) >= self.n_slots:
+            raise RuntimeError("every slot is busy")
+        pieces = tokenize(self.backend.script(request))
+        gen = Generation(copy.deepcopy(request.messages), None, request.max_tokens, planned=len(pieces))
+        self.backend.generations.append(gen)
+        seq = _FakeSequence(gen, pieces, request.max_tokens, time.perf_counter())
+        self.active.append(seq)
+        self.backend.max_concurrent = max(self.backend.max_concurrent, len(self.active))
+        return seq
+
+    def step(self) -> list[_FakeSequence]:
+        time.sleep(self.backend.delay_s)
+        touched = list(self.active)
+        for seq in touched:
+            piece = seq.pieces[len(seq.out)]
+            seq.out.append(piece)
+            seq._new += piece
+            seq.gen.emitted += 1
+            seq.first_at = seq.first_at or time.perf_counter()
+            if len(seq.out) == len(seq.pieces) or len(seq.out) >= seq.max_tokens:
+                self._end(seq, "stop" if len(seq.out) == len(seq.pieces) else "length")
+        return touched
+
+    def cancel(self, seq: _FakeSequence) -> None:
+        if not seq.done:
+            seq.gen.stopped_early = True
+            self._end(seq, "cancelled")
+
+    def _end(self, seq: _FakeSequence, reason: str) -> None:
+        seq.finish = seq.gen.finish_reason = reason
+        self.active.remove(seq)
+
+    def done(self, seq: _FakeSequence) -> Done:
+        end = time.perf_counter()
+        stats = Stats(prompt_tokens=4, decode_tokens=len(seq.out), ttft_s=(seq.first_at or end) - seq.t0,
+                      decode_s=end - (seq.first_at or end), wall_s=end - seq.t0)
+        return Done("".join(seq.out), seq.finish or "length", stats, list(range(len(seq.out))))
+
+    def slot_states(self) -> list[dict]:
+        return [{"id": i, "state": "busy" if i < len(self.active) else "idle"} for i in range(self.n_slots)]
+
+
+class FakeBatchBackend(FakeBackend):
+    """A `FakeBackend` whose plain chat requests can also be served together (`batch`)."""
+
+    @staticmethod
+    def batch_takes(request: ChatRequest) -> bool:
+        return request.constraint is None and not request.keep_cache
+
+    def batch(self, n_slots: int) -> FakeBatch:
+        return FakeBatch(self, n_slots)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

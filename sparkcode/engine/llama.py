@@ -180,17 +180,20 @@ class LlamaModel(NativeHandle):
 
 
 class LlamaContext(NativeHandle):
-    """One sequence of KV cache (seq 0) plus a reusable batch."""
+    """A KV cache plus a reusable batch. The single-sequence methods (`decode`, `decode_one`,
+    `truncate`, `save_seq`…) use sequence 0; with `n_seq` > 1 the cache is unified (every
+    sequence draws from the same `n_ctx` cells) and `decode_entries` / `seq_*` address any."""
 
     def __init__(self, model: LlamaModel, n_ctx: int = 8192, n_batch: int = 512, threads: int | None = None,
-                 flash_attn: bool = True):
+                 flash_attn: bool = True, n_seq: int = 1):
         self.model = model
         self.threads = threads or physical_cores()
         params = C.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch
         params.n_ubatch = n_batch
-        params.n_seq_max = 1
+        params.n_seq_max = n_seq
+        params.kv_unified = n_seq > 1
         params.n_threads = self.threads
         params.n_threads_batch = self.threads
         params.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else C.LLAMA_FLASH_ATTN_TYPE_DISABLED
@@ -203,6 +206,7 @@ class LlamaContext(NativeHandle):
         self.mem = C.llama_get_memory(self.ptr)
         self.batch = C.llama_batch_init(n_batch, 0, 1)
         self._n_vocab = model.n_vocab
+        self.n_seq = n_seq
 
     def decode(self, tokens: Sequence[int], start_pos: int, logits: str | Sequence[int] = "last") -> list[int]:
         """Evaluate tokens at positions start_pos.. in chunks of n_batch.
@@ -258,6 +262,39 @@ class LlamaContext(NativeHandle):
         rc = C.llama_decode(self.ptr, b)
         if rc != 0:
             raise EngineError(f"llama_decode failed (code {rc}) at position {pos}")
+
+    def decode_entries(self, entries: Sequence[tuple[int, int, int, bool]]) -> list[int]:
+        """One batch of (token, position, sequence, wants logits) entries, at most n_batch: the
+        tokens of several sequences evaluated together. Returns the batch slot of each entry that
+        wants logits, in order."""
+        if len(entries) > self.n_batch:
+            raise ValueError(f"{len(entries)} entries > n_batch {self.n_batch}")
+        b = self.batch
+        slots: list[int] = []
+        for i, (tok, pos, seq, want) in enumerate(entries):
+            b.token[i] = tok
+            b.pos[i] = pos
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq
+            b.logits[i] = bool(want)
+            if want:
+                slots.append(i)
+        b.n_tokens = len(entries)
+        rc = C.llama_decode(self.ptr, b)
+        if rc != 0:
+            raise EngineError(f"llama_decode failed (code {rc}) on a batch of {len(entries)} tokens"
+                              + (" (the KV cache is full)" if rc == 1 else ""))
+        return slots
+
+    def seq_truncate(self, seq: int, n_keep: int) -> None:
+        """Drop sequence `seq`'s KV entries at positions >= n_keep (all of them for 0)."""
+        if not C.llama_memory_seq_rm(self.mem, seq, n_keep, -1):
+            raise EngineError(f"KV sequence {seq} could not be truncated")
+
+    def seq_copy(self, src: int, dst: int, n: int) -> None:
+        """Make positions 0..n-1 of sequence `dst` those of `src` (cells are shared, not copied)."""
+        C.llama_memory_seq_rm(self.mem, dst, 0, -1)
+        C.llama_memory_seq_cp(self.mem, src, dst, 0, n)
 
     def logits_at(self, slot: int) -> np.ndarray:
         """Logits of a batch slot as a numpy view (valid until the next decode)."""

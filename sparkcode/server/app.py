@@ -34,10 +34,12 @@ _PAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
 
 def create_app(backend: Backend, *, api_key: str | None = None, cors_origins: list[str] | None = None,
                max_queue: int = 8, max_body_bytes: int = 1_000_000, max_tokens_cap: int = 4096,
-               request_timeout_s: float = 300, session_factory: SessionFactory | None = None) -> FastAPI:
+               request_timeout_s: float = 300, session_factory: SessionFactory | None = None,
+               parallel: int = 1) -> FastAPI:
+    """`parallel`: chat requests decoded together by an embedded engine (continuous batching)."""
     metrics = Metrics()
     scheduler = Scheduler(backend, max_queue=max_queue, timeout_s=request_timeout_s, on_done=metrics.observe_done,
-                          on_start=metrics.observe_queue_wait)
+                          on_start=metrics.observe_queue_wait, parallel=parallel)
     metrics.queue_depth = lambda: scheduler.waiting
     metrics.in_flight = lambda: scheduler.in_flight
     kv_usage = getattr(backend, "kv_usage", None)  # local engines only; a remote server keeps its own
@@ -60,7 +62,10 @@ def create_app(backend: Backend, *, api_key: str | None = None, cors_origins: li
     async def health():
         out = {"status": "ok", "queue_depth": scheduler.waiting, "in_flight": scheduler.in_flight}
         kv = metrics.kv_usage()
-        if kv is not None:  # one engine sequence today: one slot (llama-server's /slots shows the same per slot)
+        batch = scheduler.slot_states()
+        if batch is not None:  # the batch's slots (llama-server's /slots shows the same per slot)
+            out["slots"] = batch
+        elif kv is not None:  # one engine sequence: one slot
             out["slots"] = [{"id": 0, "state": "busy" if scheduler.in_flight else "idle", "kv_cells_used": kv[0],
                              "kv_cells_total": kv[1]}]
         return out

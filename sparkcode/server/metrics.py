@@ -121,7 +121,7 @@ class Metrics:
             out += self.decode_tps.render("sparkcode_decode_tokens_per_second", "Decode speed per generation.")
             out += self.queue_wait.render("sparkcode_queue_wait_seconds", "Time a generation waited for the backend.")
         for name, help, fn in (("sparkcode_queue_depth", "Jobs waiting for the backend.", self.queue_depth),
-                               ("sparkcode_in_flight", "Jobs running on the backend (0 or 1).", self.in_flight)):
+                               ("sparkcode_in_flight", "Jobs running on the backend (each chat request of a batch counts).", self.in_flight)):
             out += [f"# HELP {name} {help}", f"# TYPE {name} gauge", f"{name} {fn()}"]
         kv = self.kv_usage()
         if kv is not None:

@@ -34,7 +34,7 @@ def resolve_api_key(host: str, api_key: str | None) -> str | None:
 def serve(backend: Backend, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None, *,
           cors_origins: list[str] | None = None, max_queue: int = 8, max_body_bytes: int = 1_000_000,
           max_tokens_cap: int = 4096, request_timeout_s: float = 300,
-          session_factory: SessionFactory | None = None, log_level: str = "info") -> None:
+          session_factory: SessionFactory | None = None, log_level: str = "info", parallel: int = 1) -> None:
     """Serve `backend` until interrupted. Blocks."""
     import uvicorn
 
@@ -43,6 +43,6 @@ def serve(backend: Backend, host: str = "127.0.0.1", port: int = 8000, api_key: 
     key = resolve_api_key(host, api_key)
     app = create_app(backend, api_key=key, cors_origins=cors_origins, max_queue=max_queue,
                      max_body_bytes=max_body_bytes, max_tokens_cap=max_tokens_cap,
-                     request_timeout_s=request_timeout_s, session_factory=session_factory)
+                     request_timeout_s=request_timeout_s, session_factory=session_factory, parallel=parallel)
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=max(max_body_bytes, 65536),
                 timeout_graceful_shutdown=5)

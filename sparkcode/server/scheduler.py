@@ -1,10 +1,17 @@
-"""One generation at a time, FIFO, with a bounded waiting line.
+"""Backend work in arrival order on one worker thread, with a bounded waiting line; plain chat
+requests decoded together when the backend can batch them.
 
-The engine is not thread-safe and a GPU/CPU serves one decode best anyway, so every piece of
-backend work (an API call, a session turn, an agent turn) is a `Job` run by a single worker
-thread, in arrival order. At most `max_queue` jobs wait; one more is refused with `QueueFull`
-(the API answers 429). Backend events cross from the worker thread to the asyncio side through
-an `asyncio.Queue` fed with `loop.call_soon_threadsafe`.
+The engine is not thread-safe, so every piece of backend work (an API call, a session turn, an
+agent turn) is a `Job` run by a single worker thread, in arrival order. At most `max_queue` jobs
+wait; one more is refused with `QueueFull` (the API answers 429). Backend events cross from the
+worker thread to the asyncio side through an `asyncio.Queue` fed with `loop.call_soon_threadsafe`.
+
+A chat job is data (`Job.chat`: the request), not only a closure. With `parallel` > 1 and a
+backend that offers `batch(n)` (the embedded engine), chat jobs the batch `takes` (no grammar, not
+a side request) are served by continuous batching: the worker admits every such job at the head
+of the line into a free slot, steps the batch one token for all of them, hands each its text, and
+admits newcomers between steps; a job that is cancelled or times out leaves at once. Any other job
+(an agent turn, structured output) waits until the batch has drained, and no chat job overtakes it.
 
 Cancellation is cooperative: `Job.cancel()` (client went away) or the job's wall-time limit
 makes `Job.should_stop()` true, and the backend checks that between tokens through
@@ -46,8 +53,10 @@ _END = object()
 class Job:
     """A unit of backend work and the stream of events it produces."""
 
-    def __init__(self, work: Callable[["Job"], None], loop: asyncio.AbstractEventLoop, timeout_s: float | None):
+    def __init__(self, work: Callable[["Job"], None], loop: asyncio.AbstractEventLoop, timeout_s: float | None,
+                 chat: ChatRequest | None = None):
         self.work = work
+        self.chat = chat  # the request, for a job that only streams one chat reply (it may be batched)
         self.loop = loop
         self.timeout_s = timeout_s
         self.events: asyncio.Queue = asyncio.Queue()
@@ -101,9 +110,16 @@ class Scheduler:
     """A single worker thread draining a bounded FIFO of jobs for one backend."""
 
     def __init__(self, backend: Backend, *, max_queue: int = 8, timeout_s: float | None = 300,
-                 on_done: Callable[[Done], None] | None = None, on_start: Callable[[float], None] | None = None):
-        """`on_start(seconds)`: called as each job starts, with how long it waited in the queue."""
+                 on_done: Callable[[Done], None] | None = None, on_start: Callable[[float], None] | None = None,
+                 parallel: int = 1):
+        """`on_start(seconds)`: called as each job starts, with how long it waited in the queue.
+        `parallel`: chat requests decoded together, when the backend can (`backend.batch`)."""
         self.max_queue = max_queue
+        self.parallel = parallel if parallel > 1 and hasattr(backend, "batch") and hasattr(backend, "batch_takes") else 1
+        self._inner = backend
+        self._batch = None  # made on first use, on the worker thread
+        self._batched: dict = {}  # sequence -> job, while a batch runs
+        self._on_done = on_done
         self.on_start = on_start
         self.timeout_s = timeout_s
         self.backend = ScheduledBackend(backend, self, on_done)
@@ -120,19 +136,24 @@ class Scheduler:
 
     @property
     def in_flight(self) -> int:
-        return 1 if self._current is not None else 0
+        return len(self._batched) or (1 if self._current is not None else 0)
+
+    def slot_states(self) -> list[dict] | None:
+        """Each batch slot's state and KV cells, once there is a batch."""
+        return self._batch.slot_states() if self._batch is not None else None
 
     @property
     def current(self) -> Job | None:
         return self._current
 
-    def submit(self, work: Callable[[Job], None], timeout_s: float | None = None) -> Job:
+    def submit(self, work: Callable[[Job], None], timeout_s: float | None = None,
+               chat: ChatRequest | None = None) -> Job:
         """Queue `work(job)` to run on the worker thread. Call from the event loop."""
-        job = Job(work, asyncio.get_running_loop(), timeout_s if timeout_s is not None else self.timeout_s)
+        job = Job(work, asyncio.get_running_loop(), timeout_s if timeout_s is not None else self.timeout_s, chat)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
-            idle = self._current is None and not self._jobs
+            idle = self._current is None and not self._batched and not self._jobs
             if not idle and len(self._jobs) >= self.max_queue:
                 eta = self._avg_job_s * (len(self._jobs) + 1)
                 raise QueueFull(len(self._jobs), max(1, min(60, int(eta + 0.999))))
@@ -148,7 +169,7 @@ class Scheduler:
             for ev in self.backend.stream_chat(request):
                 job.emit(ev)
 
-        return self.submit(work, timeout_s)
+        return self.submit(work, timeout_s, chat=request)
 
     def cancel(self, job: Job) -> None:
         """Stop a running job at its next token, or drop it from the line if it is waiting."""
@@ -167,6 +188,8 @@ class Scheduler:
                 job.cancel()
             if self._current is not None:
                 self._current.cancel()
+            for job in self._batched.values():
+                job.cancel()
             self._cond.notify_all()
 
     def _ensure_thread(self) -> None:
@@ -183,6 +206,17 @@ class Scheduler:
                     return
                 job = self._jobs.popleft()
                 self._current = job
+            if self._batchable(job):
+                self._current = None
+                try:
+                    self._run_batch(job)
+                except BaseException as e:  # noqa: BLE001 - the worker lives on; the batch's jobs fail
+                    failed = {id(j): j for j in [job, *self._batched.values()]}.values()
+                    self._batched.clear()
+                    for j in failed:
+                        j.emit(JobFailed(e))
+                        j.emit(_END)
+                continue
             try:
                 if not job.should_stop():
                     job._start()
@@ -197,6 +231,76 @@ class Scheduler:
                 if job.started_at is not None:
                     self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * (time.monotonic() - job.started_at)
                 job.emit(_END)
+
+
+    # ---- continuous batching ----------------------------------------------------------------
+    def _batchable(self, job: Job) -> bool:
+        return self.parallel > 1 and job.chat is not None and self._inner.batch_takes(job.chat)
+
+    def _run_batch(self, first: Job) -> None:
+        """Serve `first` and every batchable job that joins while it runs, one token per step."""
+        if self._batch is None:
+            self._batch = self._inner.batch(self.parallel)
+        batch = self._batch
+        self._admit(first)
+        while self._batched:
+            with self._cond:  # newcomers at the head of the line join between steps
+                joining = []
+                while (self._jobs and len(self._batched) + len(joining) < batch.n_slots
+                       and self._batchable(self._jobs[0])):
+                    joining.append(self._jobs.popleft())
+            for job in joining:
+                self._admit(job)
+            for seq, job in list(self._batched.items()):
+                if job.should_stop():
+                    batch.cancel(seq)
+                    self._finish(seq)
+            if not self._batched:
+                break
+            try:
+                touched = batch.step()
+            except BaseException as e:  # noqa: BLE001 - every job of the batch fails with it
+                for seq, job in list(self._batched.items()):
+                    job.emit(JobFailed(e))
+                    batch.cancel(seq)
+                    self._finish(seq, failed=True)
+                return
+            for seq in touched:
+                job = self._batched.get(seq)
+                if job is None:
+                    continue
+                text = seq.take_text()
+                if text:
+                    job.emit(TextDelta(text))
+                if seq.done:
+                    self._finish(seq)
+
+    def _admit(self, job: Job) -> None:
+        if job.should_stop():
+            job.emit(_END)
+            return
+        job._start()
+        if self.on_start is not None:
+            self.on_start(job.started_at - job.submitted_at)
+        try:
+            self._batched[self._batch.add(job.chat)] = job
+        except BaseException as e:  # noqa: BLE001 - a bad request fails alone
+            job.emit(JobFailed(e))
+            job.emit(_END)
+
+    def _finish(self, seq, failed: bool = False) -> None:
+        job = self._batched.pop(seq)
+        if not failed:
+            text = seq.take_text()
+            if text:
+                job.emit(TextDelta(text))
+            done = self._batch.done(seq)
+            if self._on_done is not None:
+                self._on_done(done)
+            job.emit(done)
+        if job.started_at is not None:
+            self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * (time.monotonic() - job.started_at)
+        job.emit(_END)
 
 
 class ScheduledBackend:
