@@ -149,6 +149,23 @@ def test_the_default_models_snake_fails_for_its_size_its_alert_and_its_error(tmp
     assert v.details["dialogs"][0]["type"] == "alert"
 
 
+def test_a_snake_that_never_reads_the_arrow_keys_fails_every_time(tmp_path):
+    for _ in range(2):  # it passed once in two plays before the fallback asked whether any script reads the arrows
+        v = judge_page(FIXTURES / "snake-no-arrow-keys.html", game=True, timeout_s=45)
+        assert not v.ok and has(v.problems, "pressing the arrow keys changes nothing"), v.problems
+
+
+def test_whether_a_page_reads_the_arrow_keys_is_seen_in_its_scripts_and_the_files_it_loads(tmp_path):
+    from sparkcode.agent.playtest import reads_arrow_keys
+
+    assert not reads_arrow_keys(FIXTURES / "snake-no-arrow-keys.html")
+    assert reads_arrow_keys(FIXTURES / "snake-good.html")
+    (tmp_path / "game.js").write_text("document.onkeydown = e => { if (e.keyCode === 37) left(); };")
+    assert reads_arrow_keys(page(tmp_path, '<html><body><script src="game.js"></script></body></html>'))
+    assert reads_arrow_keys(page(tmp_path, "<script>onkeydown = e => { if (e.key === 'w') up(); }</script>", "w.html"))
+    assert not reads_arrow_keys(page(tmp_path, "<script>onkeydown = e => location.reload()</script>", "r.html"))
+
+
 def test_a_good_snake_passes_and_is_seen_to_end_and_restart(tmp_path):
     v = judge_page(FIXTURES / "snake-good.html", game=True)
     assert v.ok, v.problems

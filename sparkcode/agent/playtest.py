@@ -107,6 +107,16 @@ class _Played:
                             "dialogs": len(load.dialogs)}
 
 
+_ARROW_CODE = re.compile(r"Arrow(?:Up|Down|Left|Right)|\b(?:keyCode|which)\b|\bkey\s*(?:===?|==)\s*['\"][wasdWASD]['\"]")
+
+
+def reads_arrow_keys(path: Path) -> bool:
+    """Whether the page's scripts (inline, or .js files beside it) read the arrow keys (or WASD) at all."""
+    texts = [path.read_text(errors="replace")]
+    texts += [p.read_text(errors="replace") for p in path.parent.glob("*.js") if p.name in texts[0]]
+    return any(_ARROW_CODE.search(t) for t in texts)
+
+
 def _opening(load: Load, keys: bool, start: bool = True) -> tuple[list[str | None], dict | None]:
     """Frame hashes: idle, then after the start click/keys, then after each arrow (pressed or not)."""
     snap = load.snap()
@@ -338,8 +348,11 @@ def _playtest(path: Path, chromium: str, budget_s: float, game: bool) -> PageVer
                 details["deterministic"] = deterministic
                 if deterministic:
                     responds = keyed[IDLE + 1:] != quiet[IDLE + 1:]
-                else:  # timing differs between loads: fall back to listeners + change while keys were pressed
-                    responds = details["key_listeners"] > 0 and len(set(keyed[IDLE:])) > 1
+                else:  # timing differs between loads: fall back to listeners + change while keys were pressed,
+                    # and a script that reads the arrow keys at all (measured: a snake with no arrow handling, whose
+                    # game-over code added a keydown listener per frame, passed this way once in two plays)
+                    responds = (details["key_listeners"] > 0 and len(set(keyed[IDLE:])) > 1
+                                and reads_arrow_keys(path))
                 responds = responds or bool(drive.get("answered_arrows_when_still"))
             details["canvas_changed"] = changed
             details["responds_to_keys"] = responds
