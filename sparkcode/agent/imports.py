@@ -67,12 +67,12 @@ def _providers(ws: Workspace) -> dict[str, list[str]]:
 _NEVER_IMPORTED = {"antigravity", "this", "turtle", "tkinter", "idlelib", "turtledemo", "pydoc"}
 
 
-def _stdlib_module(name: str, tree: ast.Module, ws_modules: set[str]) -> bool:
-    """`name` is used only as `name.attr`, and is a standard-library module with every such attr."""
+def _stdlib_module(name: str, tree: ast.Module, ws_modules: set[str], parents: dict[int, ast.AST]) -> bool:
+    """`name` is used only as `name.attr`, and is a standard-library module with every such attr
+    (`parents`: each node's parent, by id, made once per file)."""
     if name not in sys.stdlib_module_names or name in _NEVER_IMPORTED or name in ws_modules:
         return False
     attrs, bare = set(), False
-    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     for n in ast.walk(tree):
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
             parent = parents.get(id(n))
@@ -114,12 +114,15 @@ def add_missing_imports(ws: Workspace, changed: list[str]) -> list[str]:
         me = Path(rel).stem
         ws_modules = {Path(f).stem for f in ws.list_files() if f.endswith(".py")}
         imports = []
+        parents: dict[int, ast.AST] | None = None
         for name in missing:
             mods = [m for m in providers.get(name, []) if m != me]
             if len(mods) == 1:
                 imports.append(f"from {mods[0]} import {name}\n")
-            elif not mods and _stdlib_module(name, tree, ws_modules):
-                imports.append(f"import {name}\n")
+            elif not mods and name in sys.stdlib_module_names:
+                parents = parents or {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+                if _stdlib_module(name, tree, ws_modules, parents):
+                    imports.append(f"import {name}\n")
         if not imports:
             continue
         lines = text.splitlines(keepends=True)

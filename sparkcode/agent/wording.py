@@ -99,15 +99,21 @@ class _Relax(ast.NodeTransformer):
 def relax_made_up_wording(source: str, task: str) -> tuple[str, list[str]]:
     """(the tests with made-up wording relaxed, the made-up strings); the source unchanged when
     it does not parse or nothing was made up."""
+    relax = _Relax(task)
+    return _rewrite(source, relax, lambda: relax.relaxed)
+
+
+def _rewrite(source: str, transformer: ast.NodeTransformer, found) -> tuple[str, list[str]]:
+    """Run `transformer` over the parsed tests: (the new source, `found()`), or the source unchanged
+    with [] when it does not parse or `found()` is empty."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return source, []
-    relax = _Relax(task)
-    tree = ast.fix_missing_locations(relax.visit(tree))
-    if not relax.relaxed:
+    tree = ast.fix_missing_locations(transformer.visit(tree))
+    if not found():
         return source, []
-    return ast.unparse(tree) + "\n", relax.relaxed
+    return ast.unparse(tree) + "\n", found()
 
 
 _FAILURE_WORDS = re.compile(r"\b(?:rais\w*|errors?|exceptions?|invalid|reject\w*|fail\w*|malformed|bad|wrong "
@@ -149,12 +155,5 @@ def drop_made_up_raises(source: str, task: str) -> tuple[str, list[str]]:
     or nothing was dropped."""
     if _FAILURE_WORDS.search(task):
         return source, []
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source, []
     drop = _DropRaises(task)
-    tree = ast.fix_missing_locations(drop.visit(tree))
-    if not drop.dropped:
-        return source, []
-    return ast.unparse(tree) + "\n", drop.dropped
+    return _rewrite(source, drop, lambda: drop.dropped)
