@@ -93,13 +93,13 @@ class BatchDecoder:
         free = [s for s in self.slots if s.busy is None]
         if not free:
             raise EngineError("every slot is busy")
+        # tokens each slot shares with the prompt (never the last one: it is evaluated for its logits)
+        share = {s.id: min(common_prefix(s.tokens, prompt), len(prompt) - 1) for s in self.slots}
         # the idle slot sharing most, then an empty one, then the least recently used
-        slot = max(free, key=lambda s: (min(common_prefix(s.tokens, prompt), len(prompt) - 1), not s.tokens,
-                                        -s.last_used))
-        keep = min(common_prefix(slot.tokens, prompt), len(prompt) - 1)  # the last token is evaluated for its logits
-        donor = max((s for s in self.slots if s is not slot), default=None,
-                    key=lambda s: min(common_prefix(s.tokens, prompt), len(prompt) - 1))
-        shared = min(common_prefix(donor.tokens, prompt), len(prompt) - 1) if donor else 0
+        slot = max(free, key=lambda s: (share[s.id], not s.tokens, -s.last_used))
+        keep = share[slot.id]
+        donor = max((s for s in self.slots if s is not slot), default=None, key=lambda s: share[s.id])
+        shared = share[donor.id] if donor else 0
         if shared > keep:
             self.ctx.seq_copy(donor.id, slot.id, shared)
             slot.tokens = list(prompt[:shared])
