@@ -130,3 +130,23 @@ def test_a_side_request_keeps_the_main_conversations_cache(qwen05):
     again = collect(backend, ChatRequest(main, max_tokens=8))
     assert again.stats.cached_tokens == again.stats.prompt_tokens - 1  # the main KV came back
     assert again.text == first.text
+
+
+def test_extra_weight_buffers_are_off_on_a_processor_with_amx(monkeypatch):
+    """A native build's AMX path segfaulted on the first decode of an AMX Xeon: the loader must
+    keep llama.cpp's extra buffer types off there, on elsewhere, and obey the override."""
+    from sparkcode.engine import llama
+
+    monkeypatch.delenv("SPARKCODE_EXTRA_BUFFERS", raising=False)
+    monkeypatch.setattr(llama, "_cpuinfo", lambda: ("Intel Xeon", "fpu avx2 avx512f amx_tile amx_int8"))
+    assert llama.extra_buffers_ok() is False
+    monkeypatch.setattr(llama, "_cpuinfo", lambda: ("AMD EPYC", "fpu avx2 fma"))
+    assert llama.extra_buffers_ok() is True
+    monkeypatch.setenv("SPARKCODE_EXTRA_BUFFERS", "0")
+    assert llama.extra_buffers_ok() is False
+
+
+def test_the_model_loads_with_the_buffer_choice_of_this_processor(qwen05):
+    """Whatever this processor is, the embedded model decodes (on an AMX Xeon it crashed)."""
+    done = qwen05.generate("def add(a, b):", max_tokens=8)
+    assert done.stats.decode_tokens == 8

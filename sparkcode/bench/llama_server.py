@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from .. import models
+from ..engine.llama import extra_buffers_ok
 from ..errors import SparkcodeError
 
 VERSION = "0.3.36"
@@ -70,6 +71,8 @@ class LlamaServer:
         if not binary().is_file():
             raise SparkcodeError("llama-server is not built: run `sparkcode bench llama-server` first (~5 min)")
         port = _free_port()
+        if not extra_buffers_ok():  # the same weight layout as our engine (see extra_buffers_ok)
+            extra = ["--no-repack", *extra]
         proc = subprocess.Popen([str(binary()), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port),
                                  "-t", str(threads), "-tb", str(threads), "-c", "8192", "-fa", "on", "-np", "1",
                                  "--no-webui", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -61,11 +61,8 @@ def physical_cores() -> int:
 
 
 @lru_cache(maxsize=1)
-def cpu_signature() -> str:
-    """The processor as speed depends on it: model name and a digest of its feature flags (one
-    "AMD EPYC" name covers chips with and without AVX-512)."""
-    import hashlib
-
+def _cpuinfo() -> tuple[str, str]:
+    """(model name, feature flags) of the first processor in /proc/cpuinfo."""
     name, flags = "unknown", ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -75,7 +72,28 @@ def cpu_signature() -> str:
                 flags = line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return name, flags
+
+
+def cpu_signature() -> str:
+    """The processor as speed depends on it: model name and a digest of its feature flags (one
+    "AMD EPYC" name covers chips with and without AVX-512)."""
+    import hashlib
+
+    name, flags = _cpuinfo()
     return f"{name}/{hashlib.sha1(flags.encode()).hexdigest()[:8]}"
+
+
+def extra_buffers_ok() -> bool:
+    """Whether llama.cpp may put weights in its extra CPU buffer types (AMX tiles, repacked
+    layouts; llama-server's `--no-repack` turns them off). Not on a processor with AMX: measured on
+    a 2-core Intel Xeon with amx_tile among its flags, a native build's first `llama_decode`
+    segfaulted (1.5B and 0.5B alike); without the extra buffers it runs (1.5B: 11.9 tok/s decode).
+    `SPARKCODE_EXTRA_BUFFERS=1` or `0` decides instead."""
+    forced = os.environ.get("SPARKCODE_EXTRA_BUFFERS", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    return "amx_tile" not in _cpuinfo()[1].split()
 
 
 class NativeHandle:
@@ -108,6 +126,7 @@ class LlamaModel(NativeHandle):
         params = C.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
         params.use_mmap = True
+        params.use_extra_bufts = extra_buffers_ok()
         self.ptr = C.llama_model_load_from_file(str(self.path).encode(), params)
         if not self.ptr:
             raise ModelError(f"llama.cpp could not load {self.path} (corrupt or unsupported GGUF).")
