@@ -8,6 +8,7 @@ import os
 import sys
 
 from . import __version__
+from .agent.candidates import DEFAULT_CANDIDATES
 from .errors import SparkcodeError
 
 SPECULATE_MODES = ("off", "ngram", "draft", "auto")
@@ -83,6 +84,9 @@ def add_agent_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=_positive_int, default=900, help="wall-time limit in seconds")
     g.add_argument("--temperature", "-t", type=_nonneg_float, default=0.0)
     g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--candidates", type=_positive_int, default=DEFAULT_CANDIDATES,
+                   help="first attempts written at once (decoded together), each checked, the best kept; "
+                        f"1 = one at a time (default {DEFAULT_CANDIDATES})")
     g.add_argument("--json", action="store_true", help="print a machine-readable summary instead of the live view")
 
 
@@ -297,7 +301,7 @@ def _agent(args, backend):
         raise SparkcodeError(f"workspace {root} is not a folder")
     ws = Workspace(root, mode=args.sandbox)
     cfg = AgentConfig(max_turns=args.max_turns, max_total_tokens=args.max_tokens, wall_limit_s=args.timeout,
-                      sampling=SamplingParams(temperature=args.temperature, seed=args.seed))
+                      sampling=SamplingParams(temperature=args.temperature, seed=args.seed), candidates=args.candidates)
     return Agent(backend, ws, cfg, None if args.json else RichReporter())
 
 

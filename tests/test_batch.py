@@ -138,3 +138,33 @@ def test_memory_stays_bounded_idle_slots_give_way(qwen05):
             assert sum(len(s.tokens) for s in d.slots) <= 1024
     finally:
         d.close()
+
+
+def test_candidates_share_one_prefill_and_the_greedy_one_matches_a_plain_reply(qwen05):
+    """`LocalBackend.complete_many`: the prompt is read once in the engine's own cache and copied
+    into the batch; the greedy candidate is the plain reply (or leaves it at a near-tie), the
+    sampled ones differ, a cancelled one ends alone, and the engine keeps the prompt cached."""
+    from sparkcode.backends.base import ChatRequest
+    from sparkcode.backends.local import LocalBackend
+    from sparkcode.engine.sampling import SamplingParams
+
+    backend = LocalBackend(qwen05)
+    messages = [{"role": "system", "content": "You are a helpful coding assistant."},
+                {"role": "user", "content": "Write a Python function that returns the largest of three numbers."}]
+    tokens = qwen05.tokenize_prompt(messages)
+    plain = alone(qwen05, tokens, 40)
+    qwen05.reset()
+    seen: dict[int, str] = {}
+    requests = [ChatRequest(messages, max_tokens=40),
+                ChatRequest(messages, max_tokens=40, sampling=SamplingParams(temperature=1.0, seed=1)),
+                ChatRequest(messages, max_tokens=40, sampling=SamplingParams(temperature=1.0, seed=2)),
+                ChatRequest(messages, max_tokens=40, should_stop=lambda: len(seen.get(3, "")) > 10)]
+    dones = backend.complete_many(requests, on_text=lambda i, t: seen.__setitem__(i, seen.get(i, "") + t))
+    assert_same_or_near_tie(qwen05, tokens, dones[0].tokens, plain)
+    assert dones[1].tokens != dones[2].tokens  # sampled with their own seeds
+    assert dones[3].finish_reason == "cancelled" and len(dones[3].tokens) < 40
+    assert all(seen[i] == d.text for i, d in enumerate(dones))
+    assert all(d.stats.cached_tokens == 0 and d.stats.prompt_tokens == len(tokens) for d in dones)
+    assert qwen05.cached == tokens  # read once, in the engine's cache, where the next turn finds it
+    again = backend.complete_many(requests[:1])
+    assert again[0].stats.cached_tokens == len(tokens) - 1

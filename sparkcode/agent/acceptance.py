@@ -156,7 +156,8 @@ class AcceptanceTests:
         if self.source is None and not self.stated:
             return [CheckResult("acceptance tests", True, "none could be written", missing=[f"acceptance tests: {self.gave_up}"])]
         result = self._run(ctx)
-        if self._rewrite_refuted(ctx) or (not result.ok and self._review(ctx, result.message)):
+        # (between candidates no test changes: each is judged by the same tests)
+        if not ctx.ranking and (self._rewrite_refuted(ctx) or (not result.ok and self._review(ctx, result.message))):
             result = self._run(ctx)
         refuted = sorted(n for n, rec in self.records.items() if rec.refuted)
         if result.ok and refuted:  # set aside as wrong, and not replaced: less was checked than asked

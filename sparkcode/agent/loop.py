@@ -28,10 +28,11 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
-from ..backends.base import Backend, ChatRequest
+from ..backends.base import Backend, ChatRequest, batches, complete_many
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Done, TextDelta
 from . import prompts
+from .candidates import batch_stats, candidate_samplings
 from .acceptance import TEST_PATH, AcceptanceTests, original_files, preserves_behaviour
 from .actions import Action, parse_reply
 from .checkpoint import STATE_DIR, Checkpoint
@@ -66,6 +67,7 @@ class AgentConfig:
     auto_finish: bool = True  # files written this turn all pass their checks -> end without asking the model
     browser_check: bool = True  # play written HTML pages in headless Chromium when it is installed
     acceptance: bool = True  # the model writes acceptance tests from the task (a separate short generation)
+    candidates: int = 1  # replies drawn at once at the start of an attempt, the best-checked kept (candidates.py)
     style: str = "terse"  # system prompt style, see prompts.system_prompt
 
 
@@ -156,9 +158,15 @@ class Agent:
                 # (a fresh start must sample too, or it writes the first attempt again)
                 stuck_or_fresh = run.stuck.sampling_needed or run.fresh
                 sampling = unstick_sampling(cfg.sampling, n, run.fresh) if stuck_or_fresh else cfg.sampling
-                turn = self._act(messages, budget, sampling, run)
-                t_verify = time.perf_counter()
-                verdict = self._verify(turn, run)
+                k = self._candidates(messages, run)
+                if k > 1:
+                    t_verify = time.perf_counter()
+                    turn, verdict = self._best_of(messages, budget, sampling, run, k)
+                    t_verify += turn.stats.wall_s  # the candidates' checks, not their generation
+                else:
+                    turn = self._act(messages, budget, sampling, run)
+                    t_verify = time.perf_counter()
+                    verdict = self._verify(turn, run)
                 self._keep_if_best(n, turn, verdict, run)
                 self._record(n, turn, verdict, run, time.perf_counter() - t_verify)
                 ended = self._decide(n, turn, verdict, messages, run)
@@ -171,6 +179,15 @@ class Agent:
             return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached during a turn")
 
     # ---- act ----------------------------------------------------------------------------
+    def _candidates(self, messages: list[dict], run: _Run) -> int:
+        """How many replies to draw for this turn: `candidates` at the start of an attempt (nothing
+        answered since the task: the first turn, a fresh start), where the backend decodes them
+        together and the workspace can be put back between them; else one."""
+        k = self.config.candidates
+        if k <= 1 or len(messages) != run.base or not self.ws.can_write or not batches(self.backend):
+            return 1
+        return k
+
     def _act(self, messages: list[dict], budget: int, sampling: SamplingParams, run: _Run) -> Turn:
         guard = RepetitionGuard()
         done = None
@@ -186,6 +203,10 @@ class Agent:
         if done is None:
             raise RuntimeError(f"backend {self.backend.name} ended without a reply")
         run.tokens_used += done.stats.decode_tokens
+        return self._apply(done, guard, run)
+
+    def _apply(self, done: Done, guard: RepetitionGuard, run: _Run) -> Turn:
+        """Carry out a reply's actions in the workspace: the turn it makes."""
         if done.finish_reason == "cancelled" and not guard.tripped:  # cut at the deadline: not a whole reply
             raise _OutOfTime()
         if guard.tripped:
@@ -204,6 +225,55 @@ class Agent:
                    if a.tool in ("write_file", "edit_file") and isinstance(a.args.get("path"), str)]
         return Turn(done.text, done.stats, actions, errors, lines, changed, written, finished, summary, failed, False,
                     time.perf_counter() - t_tools)
+
+    def _best_of(self, messages: list[dict], budget: int, sampling: SamplingParams, run: _Run, k: int
+                 ) -> tuple[Turn, Verdict]:
+        """Draw k replies at once (candidates.py), carry out each on the files as they were before
+        it, check it, and keep the one whose checks fail least; the first that passes every check
+        ends the search. Candidates are checked as they are (tests are not reviewed between them,
+        so each is judged by the same tests); the kept one is checked again unless it was the last."""
+        guards = [RepetitionGuard() for _ in range(k)]
+        deadline = run.t0 + self.config.wall_limit_s
+        requests = [ChatRequest(list(messages), max_tokens=budget, sampling=s, speculate=self.config.speculate,
+                                should_stop=lambda g=g: g.tripped or time.perf_counter() > deadline)
+                    for s, g in zip(candidate_samplings(sampling, k, run.fresh), guards)]
+        self.ui.note(f"writing {k} candidate replies at once; each is checked and the best kept")
+        dones = complete_many(self.backend, requests, on_text=lambda i, text: guards[i].feed(text))
+        run.tokens_used += sum(d.stats.decode_tokens for d in dones)
+        stats = batch_stats(dones)
+        checkpoint = Checkpoint(self.ws.root, run.session.run_id)
+        if run.start is None:  # what every candidate starts from (and what `sparkcode undo` restores)
+            run.start = checkpoint.snapshot(f"before run {run.session.run_id}")
+            run.checkpointed = True
+        before = (list(run.written), list(run.touched), dict(run.latest))
+        best = None  # (score, index, turn, version)
+        for i, (done, guard) in enumerate(zip(dones, guards)):
+            if i:
+                checkpoint.restore(run.start)
+                run.written, run.touched, run.latest = list(before[0]), list(before[1]), dict(before[2])
+                for v in run.verifiers:
+                    getattr(v, "restart", lambda: None)()
+            self.ui.note(f"candidate {i + 1} of {k}")
+            turn = self._apply(done, guard, run)
+            verdict = self._verify(turn, run, ranking=True)
+            score = (turn.runaway or not turn.written, *self._badness(verdict, run))
+            run.session.log("candidate", index=i + 1, of=k, score=list(score))
+            clean = not (verdict.failures or verdict.missing or turn.errors or turn.tool_failed) and verdict.behavioural
+            if best is None or score < best[0]:
+                best = (score, i, turn, checkpoint.snapshot(f"candidate {i + 1}"))
+            if clean:
+                break
+        score, chosen, turn, version = best
+        self.ui.note(f"kept candidate {chosen + 1} of {k}")
+        run.session.log("candidate_kept", index=chosen + 1, of=k, score=list(score))
+        turn.stats = stats
+        if chosen == i:
+            return turn, verdict
+        checkpoint.restore(version)
+        run.written, run.touched, run.latest = list(before[0]), list(before[1]), dict(before[2])
+        for v in run.verifiers:
+            getattr(v, "restart", lambda: None)()
+        return turn, self._verify(turn, run)
 
     def _execute(self, actions: list[Action], session: Session, task: str):
         lines: list[str] = []
@@ -231,7 +301,7 @@ class Agent:
         return lines, changed, finished, summary, failed
 
     # ---- verify -------------------------------------------------------------------------
-    def _verify(self, turn: Turn, run: _Run) -> Verdict:
+    def _verify(self, turn: Turn, run: _Run, ranking: bool = False) -> Verdict:
         run.progressed = any(w not in run.touched for w in turn.changed)
         run.written += turn.changed
         # files the model wrote, changed or not: rewriting a file unchanged is a claim that it is right
@@ -245,7 +315,7 @@ class Agent:
             targets += [p for p, c in run.latest.items() if not c.ok and not p.startswith(STATE_DIR + "/")]
         ctx = VerifyContext(self.ws, run.task, list(dict.fromkeys(targets)), list(run.touched),
                             game=is_game(run.task), timeout=self.config.command_timeout,
-                            browser=self.config.browser_check)
+                            browser=self.config.browser_check, ranking=ranking)
         verdict = run_verifiers(run.verifiers, ctx)
         if verdict.results:
             self.ui.checks(verdict.results)
@@ -350,12 +420,9 @@ class Agent:
         run.session.log("fresh_start", attempt=run.fresh + 1, why=why)
         return True
 
-    def _keep_if_best(self, n: int, turn: Turn, verdict: Verdict, run: _Run) -> None:
-        """Rank this version (progress: it fails less than any before in this attempt) and snapshot it
-        if its checks are the best so far (fewest failures, then earliest). A file rewritten unchanged
-        is ranked too: it is the version the next change is measured against."""
-        if not verdict.results:
-            return
+    def _badness(self, verdict: Verdict, run: _Run) -> tuple:
+        """How bad the version in the workspace is, by its checks: (task-named files lost, its
+        behaviour not run, failed checks and cases); lower is better."""
         # a version whose behaviour could not even be run (it does not compile, lost its API) ranks
         # below every version that ran (measured: a file overwritten with the tests failed one check,
         # the API guard, and was kept over code that failed three acceptance tests)
@@ -368,7 +435,15 @@ class Agent:
             ran = ran and any(c.path == TEST_PATH for c in verdict.results)
         lost = sum(1 for f in files_named(run.task) if not (self.ws.root / f).is_file() and not removal_asked(run.task, f)
                    and not re.search(rf"\b(?:mov|renam)\w*\b[^.\n]{{0,60}}{re.escape(f)}", run.task, re.I))
-        badness = run.badness = (lost, 0 if ran else 1, sum(c.badness for c in run.latest.values()))
+        return (lost, 0 if ran else 1, sum(c.badness for c in run.latest.values()))
+
+    def _keep_if_best(self, n: int, turn: Turn, verdict: Verdict, run: _Run) -> None:
+        """Rank this version (progress: it fails less than any before in this attempt) and snapshot it
+        if its checks are the best so far (fewest failures, then earliest). A file rewritten unchanged
+        is ranked too: it is the version the next change is measured against."""
+        if not verdict.results:
+            return
+        badness = run.badness = self._badness(verdict, run)
         # fewer failures than any version of this attempt is progress too, not a stalled repair round
         # (measured: rle.py went from 3 failing tests to 1 in a rewrite of the same file, and was
         # thrown away for a fresh start that never got that close again)

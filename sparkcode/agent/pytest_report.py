@@ -29,6 +29,12 @@ def digest(output: str, limit: int = 2500) -> str:
     return head[: limit - len(tail)].rstrip() + "\n…\n" + tail
 
 
+def failed_count(output: str) -> int:
+    """How many tests failed or errored, from pytest's closing line ("2 failed, 1 passed …")."""
+    return sum(int(n) for n in re.findall(r"(\d+) (?:failed|errors?)\b", output.strip().splitlines()[-1])) \
+        if output.strip() else 0
+
+
 def failing_lines(output: str, test_file: str) -> dict[str, int]:
     """test name -> the line of `test_file` where it failed, from a `--tb=short` report."""
     out: dict[str, int] = {}

@@ -35,6 +35,7 @@ class VerifyContext:
     timeout: float = 30
     browser: bool = True
     earlier: list[CheckResult] = field(default_factory=list)  # results of the verifiers that ran before
+    ranking: bool = False  # checking one of several candidates: judge only, change no test between them
 
     @property
     def changed_any(self) -> bool:

@@ -43,6 +43,37 @@ class Backend(Protocol):
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]: ...
 
 
+def batches(backend: Backend) -> bool:
+    """Whether the backend decodes several requests together (`complete_many`)."""
+    return callable(getattr(backend, "complete_many", None))
+
+
+def complete_many(backend: Backend, requests: list[ChatRequest],
+                  on_text: Callable[[int, str], None] | None = None) -> list[Done]:
+    """One reply per request: decoded together where the backend can, else one after another.
+    `on_text(i, delta)` sees reply i's text as it streams."""
+    if batches(backend):
+        return backend.complete_many(requests, on_text)
+    return one_by_one(backend, requests, on_text)
+
+
+def one_by_one(backend: Backend, requests: list[ChatRequest],
+               on_text: Callable[[int, str], None] | None = None) -> list[Done]:
+    out = []
+    for i, request in enumerate(requests):
+        done = None
+        for ev in backend.stream_chat(request):
+            if isinstance(ev, TextDelta):
+                if on_text is not None:
+                    on_text(i, ev.text)
+            elif isinstance(ev, Done):
+                done = ev
+        if done is None:
+            raise RuntimeError(f"backend {backend.name} ended without a Done event")
+        out.append(done)
+    return out
+
+
 def collect(backend: Backend, request: ChatRequest) -> Done:
     done = None
     for ev in backend.stream_chat(request):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import time
+from typing import Callable, Iterator
 
 from ..engine.stats import Done, TextDelta
+from ..errors import EngineError
 from .base import ChatRequest
 
 
@@ -31,6 +33,51 @@ class LocalBackend:
     def batch(self, n_slots: int) -> "LocalBatch":
         """Chat requests served together in `n_slots` KV slots of a context of their own."""
         return LocalBatch(self.engine, n_slots)
+
+    def complete_many(self, requests: list[ChatRequest],
+                      on_text: Callable[[int, str], None] | None = None) -> list[Done]:
+        """Several replies decoded together in one batch (drafts of one turn to choose from). The
+        first request's prompt is evaluated once, in the engine's own cache (its disk cache and
+        the next turn reuse it), and its KV state copied into every sequence of the batch: the
+        sequences share its cells. `on_text(i, delta)` sees each reply's text as it grows; a
+        request's `should_stop` cancels that reply alone. Constraints are not supported here."""
+        from ..engine.batch import BatchDecoder
+
+        eng = self.engine
+        prompts = [eng.tokenize_prompt(r.messages, r.tools) for r in requests]
+        first = prompts[0]
+        if len(first) >= eng.n_ctx:
+            raise EngineError(f"prompt is {len(first)} tokens; the context holds {eng.n_ctx}")
+        t0 = time.perf_counter()
+        _, cached = eng.prefill(first, keep=eng.system_prefix(requests[0].messages, requests[0].tools, first)
+                                if eng.disk_cache is not None else 0)
+        prefill_s = time.perf_counter() - t0
+        # one unified cache: the shared prompt once, every reply's own tokens beside it
+        n_ctx = min(eng.model.n_ctx_train, eng.n_ctx + len(requests) * max(r.max_tokens for r in requests))
+        room = (n_ctx - max(len(p) for p in prompts) - 16) // len(requests)
+        dec = BatchDecoder(eng.model, n_slots=len(requests), n_ctx=n_ctx, threads=eng.threads,
+                           flash_attn=eng.flash_attn)
+        try:
+            dec.load(list(eng.cached), eng.ctx.save_seq())
+            seqs = [dec.add(p, min(r.max_tokens, room), r.sampling, r.stop) for p, r in zip(prompts, requests)]
+            index = {id(s): i for i, s in enumerate(seqs)}
+            while dec.active:
+                for s in dec.step():
+                    text = s.take_text()
+                    if text and on_text is not None:
+                        on_text(index[id(s)], text)
+                for s, r in zip(seqs, requests):
+                    if not s.done and r.should_stop is not None and r.should_stop():
+                        dec.cancel(s)
+            for s in seqs:  # the prompt was read before the batch: its time and cache count too
+                st = s.stats
+                st.cached_tokens, st.disk_cached_tokens = cached, eng.disk_tokens
+                st.prefill_s += prefill_s
+                st.ttft_s += prefill_s
+                st.wall_s += prefill_s
+            return [LocalBatch.done(s) for s in seqs]
+        finally:
+            dec.close()
 
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
         if request.keep_cache:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from ..engine.stats import Done, Stats, TextDelta
-from .base import ChatRequest
+from .base import ChatRequest, one_by_one
 
 Reply = str | Callable[[ChatRequest], str]
 
@@ -21,6 +21,10 @@ class ScriptedBackend:
         self.name = name
         self.chunk = chunk
         self.requests: list[ChatRequest] = []
+
+    def complete_many(self, requests: list[ChatRequest], on_text=None) -> list[Done]:
+        """As a batching backend would: the next len(requests) replies, in order."""
+        return one_by_one(self, requests, on_text)
 
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
         self.requests.append(request)

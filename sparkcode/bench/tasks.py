@@ -62,6 +62,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..agent.candidates import DEFAULT_CANDIDATES
 from ..agent.names import files_named
 from ..errors import SparkcodeError
 
@@ -255,8 +256,9 @@ class SparkContender:
     kind = "sparkcode"
 
     def __init__(self, profile, threads: int | None = None, max_turns: int = 8,
-                 backend_factory: Callable | None = None):
+                 backend_factory: Callable | None = None, candidates: int = 1):
         self.profile = profile
+        self.candidates = candidates
         self.name = f"sparkcode:{profile.name}"
         self.model = profile.model
         self.threads = threads
@@ -267,12 +269,13 @@ class SparkContender:
     @property
     def key(self) -> str:
         p = self.profile
-        return f"{self.name}|{p.model}|{p.speculate}|{p.style}|{p.api_base or ''}|turns {self.max_turns}"
+        return (f"{self.name}|{p.model}|{p.speculate}|{p.style}|{p.api_base or ''}|turns {self.max_turns}"
+                + (f"|candidates {self.candidates}" if self.candidates > 1 else ""))
 
     def describe(self) -> str:
         p = self.profile
-        return (f"{self.name} = {p.model}, speculate {p.speculate}, {p.style} prompt, at most {self.max_turns} turns"
-                + (" (remote)" if p.is_remote else ""))
+        return (f"{self.name} = {p.model}, speculate {p.speculate}, {p.style} prompt, at most {self.max_turns} turns, "
+                f"{self.candidates} candidate(s) at each attempt's start" + (" (remote)" if p.is_remote else ""))
 
     def start(self) -> None:
         from ..profiles import backend_for
@@ -286,7 +289,8 @@ class SparkContender:
         from ..engine.sampling import SamplingParams
 
         cfg = AgentConfig(max_turns=self.max_turns, wall_limit_s=timeout_s, speculate=self.profile.speculate,
-                          style=self.profile.style, sampling=SamplingParams(temperature=0.0, seed=0))
+                          style=self.profile.style, sampling=SamplingParams(temperature=0.0, seed=0),
+                          candidates=self.candidates)
         out = Agent(self.backend, Workspace(root), cfg).run(task.statement)
         d = out.to_dict()
         return Attempt(out.status, out.summary, out.wall_s, d["tokens_out"], len(out.turns), out.model_s, out.verify_s)
@@ -509,7 +513,7 @@ class AiderContender:
 
 
 def make_contenders(spec: str, *, model: str | None = None, threads: int | None = None, max_turns: int = 8,
-                    cwd: Path | None = None) -> list:
+                    cwd: Path | None = None, candidates: int = 1) -> list:
     """``sparkcode:spark,aider`` -> contenders. ``model`` overrides every contender's model; Aider
     otherwise uses the first sparkcode profile's model and speculation mode (or its remote server)."""
     from ..profiles import get_profile, load_profiles
@@ -528,7 +532,7 @@ def make_contenders(spec: str, *, model: str | None = None, threads: int | None 
         if model:
             p = replace(p, model=model)
         spark_profiles.append(p)
-        out.append(SparkContender(p, threads=threads, max_turns=max_turns))
+        out.append(SparkContender(p, threads=threads, max_turns=max_turns, candidates=candidates))
     if not out:
         raise SparkcodeError("no contenders")
     names = [c.name for c in out if c is not None]
@@ -852,6 +856,9 @@ def add_arguments(p) -> None:
     p.add_argument("--timeout", type=positive_int, default=600, help="seconds per task and contender (default 600)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for local models")
     p.add_argument("--max-turns", type=positive_int, default=8, help="sparkcode agent turns per task (default 8)")
+    p.add_argument("--candidates", type=positive_int, default=DEFAULT_CANDIDATES,
+                   help=f"sparkcode's first attempts written at once, the best-checked kept (default {DEFAULT_CANDIDATES}, "
+                        "as `sparkcode run`; 1 = one at a time)")
     p.add_argument("--journal", default=None,
                    help="JSONL file that records each task as it finishes; a rerun with the same file skips what "
                         "is already there (resume an interrupted run)")
@@ -868,7 +875,8 @@ def main(args) -> int:
         for t in tasks:
             print(f"{t.name}: {t.statement.splitlines()[0][:110]}")
         return 0
-    contenders = make_contenders(args.contenders, model=args.model, threads=args.threads, max_turns=args.max_turns)
+    contenders = make_contenders(args.contenders, model=args.model, threads=args.threads, max_turns=args.max_turns,
+                                 candidates=args.candidates)
     log = (lambda line: print(line, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     res = run_tasks(tasks, contenders, timeout_s=args.timeout, journal=args.journal, progress=log, keep=args.keep)

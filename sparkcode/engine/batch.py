@@ -116,6 +116,16 @@ class BatchDecoder:
         slot.last_used = time.perf_counter()
         return seq
 
+    def load(self, tokens: list[int], state) -> None:
+        """Put a prompt another context already evaluated into an idle slot (its KV state from
+        `LlamaContext.save_seq`): requests sharing it then copy it instead of evaluating it."""
+        slot = max((s for s in self.slots if s.busy is None), key=lambda s: (not s.tokens, -s.last_used), default=None)
+        if slot is None:
+            raise EngineError("every slot is busy")
+        self.ctx.restore_seq(state, slot.id)
+        slot.tokens = list(tokens)
+        slot.last_used = time.perf_counter()
+
     def cancel(self, seq: BatchSequence) -> None:
         """End a sequence now (a client went away): its slot is free before the next step."""
         if not seq.done:

@@ -53,6 +53,7 @@ class Engine:
         self.gpu_layers = gpu_layers
         self.model = LlamaModel(path, n_gpu_layers=gpu_layers)
         self.ctx = LlamaContext(self.model, n_ctx=n_ctx, n_batch=n_batch, threads=threads, flash_attn=flash_attn)
+        self.flash_attn = flash_attn  # a batch context that takes this one's KV state must match it
         spec = models.spec_for_path(path)
         self.disk_cache = PromptCache.for_model(models.home_dir(), path, spec.sha256 if spec else None,
                                                 n_ctx=self.ctx.n_ctx, flash_attn=flash_attn) if prompt_cache else None

@@ -329,20 +329,27 @@ class LlamaContext(NativeHandle):
     def clear(self) -> None:
         C.llama_memory_clear(self.mem, True)
 
-    def save_seq(self) -> ctypes.Array:
-        """A copy of sequence 0's KV state in host memory (for `restore_seq`)."""
-        size = C.llama_state_seq_get_size(self.ptr, 0)
+    def save_seq(self, seq: int = 0) -> ctypes.Array:
+        """A copy of one sequence's KV state in host memory (for `restore_seq`, here or in
+        another context of the same model)."""
+        size = C.llama_state_seq_get_size(self.ptr, seq)
         buf = (ctypes.c_uint8 * size)()
-        written = C.llama_state_seq_get_data(self.ptr, buf, size, 0)
+        written = C.llama_state_seq_get_data(self.ptr, buf, size, seq)
         if written != size:
             raise EngineError(f"could not save the KV state ({written} of {size} bytes)")
         return buf
 
-    def restore_seq(self, buf: ctypes.Array) -> None:
-        """Replace sequence 0's KV state with one saved by `save_seq`."""
-        C.llama_memory_clear(self.mem, True)
-        if C.llama_state_seq_set_data(self.ptr, buf, len(buf), 0) != len(buf):
-            C.llama_memory_clear(self.mem, True)
+    def restore_seq(self, buf: ctypes.Array, seq: int = 0) -> None:
+        """Replace one sequence's KV state with one saved by `save_seq` (the other sequences of
+        a multi-sequence cache keep theirs)."""
+        def drop() -> None:
+            if self.n_seq > 1:
+                C.llama_memory_seq_rm(self.mem, seq, 0, -1)
+            else:
+                C.llama_memory_clear(self.mem, True)
+        drop()
+        if C.llama_state_seq_set_data(self.ptr, buf, len(buf), seq) != len(buf):
+            drop()
             raise EngineError("could not restore the KV state; cleared it")
 
     def _free(self) -> None:

@@ -1,0 +1,102 @@
+"""Several first attempts drawn at once, each checked, the best kept (agent/candidates.py and
+`Agent._best_of`), with a scripted model: which one is kept, what the files end as, what the
+model sees next, and when candidates are not drawn."""
+
+from __future__ import annotations
+
+from sparkcode.agent.loop import Agent, AgentConfig
+from sparkcode.agent.workspace import Workspace
+from sparkcode.backends.scripted import ScriptedBackend
+
+TESTS = """from calc import add, mul
+
+
+def test_add():
+    assert add(2, 3) == 5
+
+
+def test_mul():
+    assert mul(2, 3) == 6
+"""
+
+
+def calc(add: str, mul: str, extra: str = "") -> str:
+    return f"FILE: calc.py\n```python\ndef add(a, b):\n    return {add}\n\n\ndef mul(a, b):\n    return {mul}\n```\n{extra}"
+
+
+BOTH_WRONG = calc("a - b", "a + b")
+ONE_WRONG = calc("a + b", "a + b")
+RIGHT = calc("a + b", "a * b")
+SYNTAX = "FILE: calc.py\n```python\ndef add(a, b)\n    return a + b\n```\nFILE: notes.txt\n```\nscratch\n```"
+
+
+def agent(tmp_path, replies, **cfg):
+    ws_dir = tmp_path / "ws"
+    ws_dir.mkdir()
+    (ws_dir / "test_calc.py").write_text(TESTS)
+    cfg = {"browser_check": False, "acceptance": False, "candidates": 3, **cfg}
+    backend = ScriptedBackend(replies)
+    return Agent(backend, Workspace(ws_dir), AgentConfig(**cfg)), backend
+
+
+def test_the_first_candidate_that_passes_is_kept_and_the_rest_are_not_checked(tmp_path):
+    a, backend = agent(tmp_path, [BOTH_WRONG, RIGHT, SYNTAX])
+    out = a.run("write calc.py with add and mul")
+    assert out.status == "done"
+    assert "a * b" in (a.ws.root / "calc.py").read_text()
+    assert not (a.ws.root / "notes.txt").exists()  # the third candidate was never carried out
+    first_three = backend.requests[:3]
+    assert len(backend.requests) == 3 and len(out.turns) == 1
+    assert first_three[0].sampling.temperature == 0.0  # the first as the turn would be sampled anyway
+    assert all(r.sampling.temperature > 0 for r in first_three[1:])
+    assert len({r.sampling.seed for r in first_three[1:]}) == 2
+    assert all(r.messages == first_three[0].messages for r in first_three)
+    assert out.turns[0].completion_tokens == sum(len(t) // 4 + 1 for t in (BOTH_WRONG, RIGHT, SYNTAX))
+
+
+def test_with_no_candidate_passing_the_one_failing_least_is_kept_and_repaired(tmp_path):
+    a, backend = agent(tmp_path, [BOTH_WRONG, ONE_WRONG, SYNTAX, RIGHT])
+    out = a.run("write calc.py with add and mul")
+    assert out.status == "done" and len(out.turns) == 2
+    assert len(backend.requests) == 4  # three candidates, then one repair turn (not three)
+    repair = backend.requests[3].messages
+    assert repair[-2] == {"role": "assistant", "content": ONE_WRONG}  # the model sees the kept reply as its own
+    assert "test_mul" in repair[-1]["content"] and "FAILED" in repair[-1]["content"]
+    assert not (a.ws.root / "notes.txt").exists()  # the last candidate's extra file went with it
+    assert "a * b" in (a.ws.root / "calc.py").read_text()
+
+
+def test_a_candidate_that_writes_nothing_never_beats_one_that_wrote_code(tmp_path):
+    a, backend = agent(tmp_path, ["I would write calc.py like this: add and mul.", BOTH_WRONG, RIGHT])
+    out = a.run("write calc.py with add and mul")
+    assert out.status == "done" and "a * b" in (a.ws.root / "calc.py").read_text()
+
+
+def test_no_candidates_without_a_batching_backend(tmp_path):
+    class OneAtATime:  # a backend that streams one reply at a time and cannot batch
+        def __init__(self, replies):
+            self.inner = ScriptedBackend(replies)
+            self.name = "one"
+
+        def stream_chat(self, request):
+            return self.inner.stream_chat(request)
+
+    ws_dir = tmp_path / "ws"
+    ws_dir.mkdir()
+    (ws_dir / "test_calc.py").write_text(TESTS)
+    backend = OneAtATime([RIGHT])
+    out = Agent(backend, Workspace(ws_dir), AgentConfig(browser_check=False, acceptance=False, candidates=3)).run(
+        "write calc.py with add and mul")
+    assert out.status == "done" and len(backend.inner.requests) == 1
+
+
+def test_a_fresh_start_draws_candidates_again(tmp_path):
+    # attempt 1: three failing candidates, then two failed repair rounds -> a fresh start with three more
+    a, backend = agent(tmp_path, [BOTH_WRONG, BOTH_WRONG, BOTH_WRONG, calc("a - b", "a - b"), calc("0", "0"),
+                                  BOTH_WRONG, RIGHT, SYNTAX], fresh_after=2)
+    out = a.run("write calc.py with add and mul")
+    assert out.status == "done", out.summary
+    assert len(backend.requests) == 8  # 3 candidates, 2 repair turns, 3 candidates again
+    fresh = backend.requests[5:8]
+    assert fresh[0].messages == fresh[2].messages and len(fresh[0].messages) == 2  # back at the task
+    assert "a * b" in (a.ws.root / "calc.py").read_text() and not (a.ws.root / "notes.txt").exists()
