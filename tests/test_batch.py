@@ -168,3 +168,25 @@ def test_candidates_share_one_prefill_and_the_greedy_one_matches_a_plain_reply(q
     assert qwen05.cached == tokens  # read once, in the engine's cache, where the next turn finds it
     again = backend.complete_many(requests[:1])
     assert again[0].stats.cached_tokens == len(tokens) - 1
+
+
+def test_the_next_turn_continues_a_kept_candidate_without_reading_its_reply_again(qwen05):
+    """After `complete_many`, a prompt that continues candidate 2's reply restores its KV state
+    (cached tokens reach into the reply) and answers as a fresh engine reading it all would."""
+    from sparkcode.backends.base import ChatRequest, collect
+    from sparkcode.backends.local import LocalBackend
+    from sparkcode.engine.sampling import SamplingParams
+
+    backend = LocalBackend(qwen05)
+    messages = [{"role": "system", "content": "You are a helpful coding assistant."},
+                {"role": "user", "content": "Write a Python function is_even(n)."}]
+    qwen05.reset()
+    dones = backend.complete_many([ChatRequest(messages, max_tokens=48),
+                                   ChatRequest(messages, max_tokens=48, sampling=SamplingParams(temperature=1.0, seed=3))])
+    follow = messages + [{"role": "assistant", "content": dones[1].text},
+                         {"role": "user", "content": "Now add a docstring."}]
+    prompt_len = len(qwen05.tokenize_prompt(messages))
+    full = qwen05.tokenize_prompt(follow)
+    went_on = collect(backend, ChatRequest(follow, max_tokens=24))
+    assert went_on.stats.cached_tokens > prompt_len + len(dones[1].tokens) // 2
+    assert_same_or_near_tie(qwen05, full, went_on.tokens, alone(qwen05, full, 24))

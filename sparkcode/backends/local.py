@@ -36,10 +36,12 @@ class LocalBackend:
 
     def complete_many(self, requests: list[ChatRequest],
                       on_text: Callable[[int, str], None] | None = None) -> list[Done]:
-        """Several replies decoded together in one batch (drafts of one turn to choose from). The
-        first request's prompt is evaluated once, in the engine's own cache (its disk cache and
+        """Several replies decoded together in one batch (candidates of one turn to choose from).
+        The first request's prompt is evaluated once, in the engine's own cache (its disk cache and
         the next turn reuse it), and its KV state copied into every sequence of the batch: the
-        sequences share its cells. `on_text(i, delta)` sees each reply's text as it grows; a
+        sequences share its cells. Each reply's KV state is kept by the engine afterwards
+        (`Engine.keep_states`): the next turn, continuing one of them, does not read that reply
+        again. `on_text(i, delta)` sees each reply's text as it grows; a
         request's `should_stop` cancels that reply alone. Constraints are not supported here."""
         from ..engine.batch import BatchDecoder
 
@@ -69,6 +71,8 @@ class LocalBackend:
                 for s, r in zip(seqs, requests):
                     if not s.done and r.should_stop is not None and r.should_stop():
                         dec.cancel(s)
+            # whichever reply the caller keeps, its next turn continues it without reading it again
+            eng.keep_states([(s.slot.tokens, dec.ctx.save_seq(s.slot.id)) for s in seqs])
             for s in seqs:  # the prompt was read before the batch: its time and cache count too
                 st = s.stats
                 st.cached_tokens, st.disk_cached_tokens = cached, eng.disk_tokens

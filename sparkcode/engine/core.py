@@ -61,6 +61,7 @@ class Engine:
                                        self.model.token_text(self.model.eos))
         self.cached: list[int] = []  # tokens whose KV is in the cache, in order from position 0
         self.disk_tokens = 0  # of the last prefill's cached tokens, how many came from the disk cache
+        self.kept: list[tuple[list[int], ctypes.Array]] = []  # KV states of batch candidates (keep_states)
         self._draft_name = draft_model
         self._speculators: dict = {}  # mode -> Speculator (its drafters and cost table)
         self._drafters: dict = {}  # "ngram" / "draft" -> drafter, shared by the modes
@@ -117,6 +118,7 @@ class Engine:
             del self.cached[n:]
         self.disk_tokens = 0
         n = self._restore_from_disk(tokens, n)
+        n = self._restore_kept(tokens, n)
         disk = self.disk_cache
         # save points: the system message; or, with none, a long prompt but its last token (an
         # identical prompt later restores all of it and evaluates that token for its logits). A
@@ -157,9 +159,39 @@ class Engine:
         self.disk_tokens = len(entry.tokens)
         return len(entry.tokens)
 
+    def keep_states(self, entries: list[tuple[list[int], ctypes.Array]], max_bytes: int = 1 << 30) -> None:
+        """KV states of sequences decoded in another context (the candidates of a batch: their
+        prompt and reply tokens), kept in host memory so that a next prompt continuing one of them
+        restores it instead of evaluating its reply again; replaces those kept before. At most
+        `max_bytes` in all (the first entries are kept)."""
+        self.kept, total = [], 0
+        for tokens, state in entries:
+            total += len(state)
+            if total > max_bytes:
+                break
+            self.kept.append((list(tokens), state))
+
+    def _restore_kept(self, tokens: list[int], n: int) -> int:
+        """Put back the kept state sharing most of `tokens` if it beats the `n` tokens shared now."""
+        best = max(self.kept, key=lambda e: common_prefix(e[0], tokens), default=None)
+        shared = min(common_prefix(best[0], tokens), len(tokens) - 1) if best else 0
+        if shared <= n:
+            return n
+        try:
+            self.ctx.restore_seq(best[1])
+        except EngineError:  # a state this context cannot take: forget them all, evaluate as usual
+            self.kept, self.cached[:] = [], []
+            return 0
+        self.cached[:] = best[0]
+        self.ctx.truncate(shared)
+        del self.cached[shared:]
+        return shared
+
     def reset(self) -> None:
+        """Forget every cached token: the KV cache and the kept candidates' states."""
         self.ctx.clear()
         self.cached.clear()
+        self.kept = []
 
     @contextlib.contextmanager
     def keep_cache(self, min_tokens: int = 64):
