@@ -85,8 +85,8 @@ def add_agent_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", "-t", type=_nonneg_float, default=0.0)
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--candidates", type=_positive_int, default=DEFAULT_CANDIDATES,
-                   help="first attempts written at once (decoded together), each checked, the best kept; "
-                        f"1 = one at a time (default {DEFAULT_CANDIDATES})")
+                   help="replies per attempt: when the first fails its checks, the others are written at once "
+                        f"(decoded together), each checked, the best kept; 1 = off (default {DEFAULT_CANDIDATES})")
     g.add_argument("--json", action="store_true", help="print a machine-readable summary instead of the live view")
 
 
@@ -208,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     restart_bench_flags(bsub.add_parser("restart", help="first-turn TTFT of a new `sparkcode run` process: the prompt "
                                                         "cache on disk cold, warm and off"))
+
+    from .bench.candidates_bench import add_arguments as candidates_bench_flags
+
+    candidates_bench_flags(bsub.add_parser("candidates", help="k first attempts decoded together vs one after another: "
+                                                              "what the agent's candidates cost"))
 
     from .bench.tasks import add_arguments as tasks_bench_flags
 
@@ -437,6 +442,8 @@ def cmd_bench(args) -> int:
         from .bench.tasks import main as run
     elif args.bench == "restart":
         from .bench.restart_bench import main as run
+    elif args.bench == "candidates":
+        from .bench.candidates_bench import main as run
     else:
         from .bench.speed_bench import main as run
     return run(args)

@@ -243,6 +243,20 @@ def test_a_block_under_a_placeholder_name_goes_to_the_one_file_of_its_type_the_t
     assert parse_reply(tests, existing_files=["csvsum.py"], named_files=["csvsum.py"])[0] == []  # never into the program
 
 
+def test_a_placeholder_fence_takes_the_language_its_code_shows_and_a_block_written_twice_is_one():
+    """Measured: at temperature 0.7 the 1.5B often copies the prompt's template whole, `FILE: <path>`
+    then a ```<language> fence, and writes the same file again under "(updated)": a correct
+    stack.py was lost that way in two of two sampled replies."""
+    body = "class Stack:\n    def peek(self):\n        return self._items[-1]\n"
+    reply = f"FILE: <path>\n```<language>\n{body}```\n\n--- stack.py (updated) ---\n```<language>\n{body}```\n"
+    actions, _ = parse_reply(reply, existing_files=["stack.py"], named_files=["stack.py"])
+    assert [(a.tool, a.args["path"], a.args["content"]) for a in actions] == [("write_file", "stack.py", body)]
+    page = "FILE: <path>\n```<language>\n<!DOCTYPE html>\n<html><body>\n<canvas></canvas>\n</body></html>\n```"
+    assert [a.args["path"] for a in parse_reply(page, existing_files=[], named_files=[])[0]] == ["index.html"]
+    two = reply.replace(body, body.replace("[-1]", "[0]"), 1)  # two different files: which is meant is unknown
+    assert parse_reply(two, existing_files=["stack.py"], named_files=["stack.py"])[0] == []
+
+
 def test_a_tool_call_in_a_json_block_runs_and_leaves_the_file_block_above_it_saved():
     reply = ("```python\nimport sys\n\nprint(sum(1 for _ in open(sys.argv[1])))\n```\n\n"
              '```json\n{"name": "run", "arguments": {"command": "python count.py data.txt"}}\n```')

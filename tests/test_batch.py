@@ -190,3 +190,21 @@ def test_the_next_turn_continues_a_kept_candidate_without_reading_its_reply_agai
     went_on = collect(backend, ChatRequest(follow, max_tokens=24))
     assert went_on.stats.cached_tokens > prompt_len + len(dones[1].tokens) // 2
     assert_same_or_near_tie(qwen05, full, went_on.tokens, alone(qwen05, full, 24))
+
+
+def test_a_reply_streamed_before_the_batch_is_kept_too(qwen05):
+    """The agent's first candidate is streamed by the engine alone; the batch that follows reads
+    the same prompt. Continuing that first reply afterwards must not read it again."""
+    from sparkcode.backends.base import ChatRequest, collect
+    from sparkcode.backends.local import LocalBackend
+    from sparkcode.engine.sampling import SamplingParams
+
+    backend = LocalBackend(qwen05)
+    messages = [{"role": "system", "content": "You are a helpful coding assistant."},
+                {"role": "user", "content": "Write a Python function is_odd(n)."}]
+    qwen05.reset()
+    first = collect(backend, ChatRequest(messages, max_tokens=48, speculate="off"))
+    backend.complete_many([ChatRequest(messages, max_tokens=48, sampling=SamplingParams(temperature=1.0, seed=5))])
+    follow = messages + [{"role": "assistant", "content": first.text}, {"role": "user", "content": "Add a docstring."}]
+    went_on = collect(backend, ChatRequest(follow, max_tokens=8, speculate="off"))
+    assert went_on.stats.cached_tokens > len(qwen05.tokenize_prompt(messages)) + len(first.tokens) // 2

@@ -1,6 +1,6 @@
-"""Several first attempts drawn at once, each checked, the best kept (agent/candidates.py and
-`Agent._best_of`), with a scripted model: which one is kept, what the files end as, what the
-model sees next, and when candidates are not drawn."""
+"""When an attempt's first reply fails its checks, more are drawn at once, each checked, the best
+kept (agent/candidates.py and `Agent._best_of`), with a scripted model: which one is kept, what
+the files end as, what the model sees next, and when no more are drawn."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def agent(tmp_path, replies, **cfg):
     cfg = {"browser_check": False, "acceptance": False, "candidates": 3, **cfg}
     backend = ScriptedBackend(replies)
     return Agent(backend, Workspace(ws_dir), AgentConfig(**cfg)), backend
+
+
+def test_a_first_reply_that_passes_draws_no_more(tmp_path):
+    a, backend = agent(tmp_path, [RIGHT])
+    out = a.run("write calc.py with add and mul")
+    assert out.status == "done" and len(backend.requests) == 1
 
 
 def test_the_first_candidate_that_passes_is_kept_and_the_rest_are_not_checked(tmp_path):

@@ -7,7 +7,8 @@ Recognised, in this order, each consuming its span of the text:
    ``path:`` line) right before a fenced block, or a path in the fence's info string, or a
    prose line just above the block that names one file ("Create a file named `game.html`:")
    whose extension fits the block's language (never for shell blocks). A lone
-   unnamed code block (or one named by a placeholder, ``FILE: <path>``) is taken as the single
+   unnamed code block (or one named by a placeholder, ``FILE: <path>``; a fence of ``<language>``
+   gets the language its code shows; the same block twice is one) is taken as the single
    file of its type the task names, else the single existing file of its type, or, in an empty
    workspace, as the file of its language (``index.html``, ``main.py``, …) when it is the only
    code in the reply; otherwise it is not saved (a snippet is not a file) and the model is told;
@@ -81,6 +82,8 @@ def _file_blocks(text: str, existing: list[str], named: list[str]) -> list[Actio
     for m in _FENCE.finditer(text):
         info, body = m.group("info").strip(), m.group("body")
         lang = info.lower().split()[0] if info else ""
+        if lang.startswith("<"):  # the prompt's ```<language> copied as it is: the code says which
+            lang = _language_of(body)
         path = _path_from_info(info) or _path_before(text, m.start()) or _path_in_prose(text, m.start(), lang)
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
@@ -89,6 +92,7 @@ def _file_blocks(text: str, existing: list[str], named: list[str]) -> list[Actio
         else:
             unnamed.append((lang, body))
     code = [(lang, body) for lang, body in unnamed if _LANG_FILE.get(lang, "?") is not None and body.count("\n") >= 2]
+    code = list(dict.fromkeys(code))  # the same file written twice ("… (updated)") is one file
     if not found and len(code) == 1:
         lang, body = code[0]
         ext = _EXT_OF.get(lang)
@@ -103,6 +107,18 @@ def _file_blocks(text: str, existing: list[str], named: list[str]) -> list[Actio
         if path:
             found.append(Action("write_file", {"path": path, "content": body}))
     return found + calls
+
+
+def _language_of(code: str) -> str:
+    """The language of a block whose fence names none usable, from its first lines ("" if unsure)."""
+    head = code.lstrip()[:400].lower()
+    if head.startswith(("<!doctype", "<html")):
+        return "html"
+    if re.search(r"^(?:def |class |import |from \S+ import |if __name__)", code, re.M):
+        return "python"
+    if re.search(r"^(?:function |const |let |document\.)", code, re.M):
+        return "javascript"
+    return ""
 
 
 def _fenced_call(body: str) -> Action | None:

@@ -1,8 +1,10 @@
 """Several first attempts drawn at once: how each is sampled, and what they cost together.
 
-At the start of an attempt (the run's first turn, a fresh start) the loop may draw `k` replies
-to the same prompt, decoded together in one batch where the backend can (`complete_many`), then
-check each on the original files and keep the one whose checks fail least (loop.py, `_best_of`).
+When the first reply of an attempt (the run's first turn, a fresh start) fails its checks, the
+loop draws `k - 1` more replies to the same prompt, decoded together in one batch where the
+backend can (`complete_many`), checks each on the files as they were before the first, and keeps
+the one of all `k` whose checks fail least (loop.py, `_best_of`). A first reply that passes costs
+nothing more.
 A small model's first attempts differ a lot: one of several often works where repairs of one do
 not (the sample-and-filter idea of AlphaCode and of test-based reranking such as CodeT). They
 are called candidates, not drafts: drafts are speculative decoding's guesses."""
@@ -13,9 +15,8 @@ from ..engine.sampling import SamplingParams
 from ..engine.stats import Done, Stats
 
 CANDIDATE_TEMPERATURE = 0.7
-# `sparkcode run`'s default. Measured (1.5B, 2 threads, Intel Xeon with AMX, 128 tokens each after
-# one shared prompt): 1, 2, 3, 4 replies decoded together took 11.6, 18.2, 22.1, 25.5 s — three
-# candidates for 1.9x the time of one
+# `sparkcode run`'s default: the first reply, and two more written together only when it fails
+# (`sparkcode bench candidates` in docs/BENCHMARKS.md: what k replies cost together and apart)
 DEFAULT_CANDIDATES = 3
 
 
@@ -29,14 +30,14 @@ def candidate_samplings(base: SamplingParams, k: int, attempt: int = 0) -> list[
     return out
 
 
-def batch_stats(dones: list[Done]) -> Stats:
-    """The turn's stats for candidates decoded together: their tokens added up over the batch's time
-    (so tok/s is the batch's aggregate rate), the first token of any of them as TTFT."""
-    first = dones[0].stats
+def batch_stats(first: Stats, more: list[Done]) -> Stats:
+    """The turn's stats when the first reply was followed by more candidates decoded together:
+    every token added up, over the first reply's time plus the batch's (so tok/s is the turn's
+    overall rate); the first reply's TTFT and prompt."""
     return Stats(prompt_tokens=first.prompt_tokens, cached_tokens=first.cached_tokens,
-                 disk_cached_tokens=first.disk_cached_tokens, prefill_s=first.prefill_s,
-                 ttft_s=min(d.stats.ttft_s for d in dones),
-                 decode_tokens=sum(d.stats.decode_tokens for d in dones),
-                 decode_s=max(d.stats.decode_s for d in dones), wall_s=max(d.stats.wall_s for d in dones),
-                 drafted=sum(d.stats.drafted for d in dones), accepted=sum(d.stats.accepted for d in dones),
-                 speculate=first.speculate)
+                 disk_cached_tokens=first.disk_cached_tokens, prefill_s=first.prefill_s, ttft_s=first.ttft_s,
+                 decode_tokens=first.decode_tokens + sum(d.stats.decode_tokens for d in more),
+                 decode_s=first.decode_s + max((d.stats.wall_s for d in more), default=0.0),
+                 wall_s=first.wall_s + max((d.stats.wall_s for d in more), default=0.0),
+                 drafted=first.drafted + sum(d.stats.drafted for d in more),
+                 accepted=first.accepted + sum(d.stats.accepted for d in more), speculate=first.speculate)

@@ -2,7 +2,8 @@
 
 - **act** (`_act`): the backend streams a reply (cut early if it starts repeating itself);
   `actions.parse_reply` turns it into tool calls; the `Toolbox` runs them (the workspace is
-  checkpointed before the first change). The result is one typed `Turn`.
+  checkpointed before the first change). The result is one typed `Turn`. When an attempt's
+  first reply fails its checks, more are drawn at once and the best-checked one kept (`_best_of`).
 - **verify** (`verify.run_verifiers`): small verifiers behind one Protocol — file checks
   (syntax, pages played in Chromium, the workspace's tests), the API guard, the rename search,
   and acceptance tests the model wrote from the task statement (`acceptance.py`).
@@ -32,9 +33,9 @@ from ..backends.base import Backend, ChatRequest, batches, complete_many
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Done, TextDelta
 from . import prompts
-from .candidates import batch_stats, candidate_samplings
 from .acceptance import TEST_PATH, AcceptanceTests, original_files, preserves_behaviour
 from .actions import Action, parse_reply
+from .candidates import batch_stats, candidate_samplings
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
 from .dialogs import replace_dialogs
@@ -159,14 +160,13 @@ class Agent:
                 stuck_or_fresh = run.stuck.sampling_needed or run.fresh
                 sampling = unstick_sampling(cfg.sampling, n, run.fresh) if stuck_or_fresh else cfg.sampling
                 k = self._candidates(messages, run)
-                if k > 1:
-                    t_verify = time.perf_counter()
-                    turn, verdict = self._best_of(messages, budget, sampling, run, k)
-                    t_verify += turn.stats.wall_s  # the candidates' checks, not their generation
-                else:
-                    turn = self._act(messages, budget, sampling, run)
-                    t_verify = time.perf_counter()
-                    verdict = self._verify(turn, run)
+                before = self._as_now(run) if k > 1 else None  # where the other candidates would start from
+                turn = self._act(messages, budget, sampling, run)
+                t_verify = time.perf_counter()
+                verdict = self._verify(turn, run, ranking=k > 1)
+                if before is not None and not _clean(turn, verdict):
+                    turn, verdict, more_s = self._best_of(turn, verdict, before, messages, budget, sampling, run, k)
+                    t_verify += more_s  # the other candidates' generation is model time, not verification
                 self._keep_if_best(n, turn, verdict, run)
                 self._record(n, turn, verdict, run, time.perf_counter() - t_verify)
                 ended = self._decide(n, turn, verdict, messages, run)
@@ -226,54 +226,66 @@ class Agent:
         return Turn(done.text, done.stats, actions, errors, lines, changed, written, finished, summary, failed, False,
                     time.perf_counter() - t_tools)
 
-    def _best_of(self, messages: list[dict], budget: int, sampling: SamplingParams, run: _Run, k: int
-                 ) -> tuple[Turn, Verdict]:
-        """Draw k replies at once (candidates.py), carry out each on the files as they were before
-        it, check it, and keep the one whose checks fail least; the first that passes every check
-        ends the search. Candidates are checked as they are (tests are not reviewed between them,
-        so each is judged by the same tests); the kept one is checked again unless it was the last."""
-        guards = [RepetitionGuard() for _ in range(k)]
+    def _as_now(self, run: _Run) -> tuple:
+        """The workspace (a snapshot) and what the run knows of it, to put back between candidates."""
+        version = Checkpoint(self.ws.root, run.session.run_id).snapshot("before the candidates")
+        return version, list(run.written), list(run.touched), dict(run.latest)
+
+    def _put_back(self, state: tuple, version: str, run: _Run) -> None:
+        """The files as `version` has them, and what the run knew before any candidate was checked."""
+        Checkpoint(self.ws.root, run.session.run_id).restore(version)
+        run.written, run.touched, run.latest = list(state[1]), list(state[2]), dict(state[3])
+        for v in run.verifiers:
+            getattr(v, "restart", lambda: None)()
+
+    def _best_of(self, first: Turn, verdict: Verdict, before: tuple, messages: list[dict], budget: int,
+                 sampling: SamplingParams, run: _Run, k: int) -> tuple[Turn, Verdict, float]:
+        """The first reply of an attempt failed its checks: draw k - 1 more at once (candidates.py,
+        decoded together), carry out each on the files as they were before the first, check it,
+        and keep the one of all k whose checks fail least; the first that passes every check ends
+        the search. Candidates are checked as they are (no test is reviewed between them, so each
+        is judged by the same tests); the kept one is checked again unless it was the last.
+        Returns the kept turn (with the stats of all k), its verdict, and the seconds spent writing
+        the k - 1."""
+        checkpoint = Checkpoint(self.ws.root, run.session.run_id)
+        score = self._score(first, verdict, run)
+        best = (score, 0, first, checkpoint.snapshot("candidate 1"))
+        run.session.log("candidate", index=1, of=k, score=list(score), finish="", reply=first.reply[:6000])
+        guards = [RepetitionGuard() for _ in range(k - 1)]
         deadline = run.t0 + self.config.wall_limit_s
         requests = [ChatRequest(list(messages), max_tokens=budget, sampling=s, speculate=self.config.speculate,
                                 should_stop=lambda g=g: g.tripped or time.perf_counter() > deadline)
-                    for s, g in zip(candidate_samplings(sampling, k, run.fresh), guards)]
-        self.ui.note(f"writing {k} candidate replies at once; each is checked and the best kept")
+                    for s, g in zip(candidate_samplings(sampling, k, run.fresh)[1:], guards)]
+        self.ui.note(f"the first reply fails its checks: writing {k - 1} more at once; the best of the {k} is kept")
+        t0 = time.perf_counter()
         dones = complete_many(self.backend, requests, on_text=lambda i, text: guards[i].feed(text))
+        more_s = time.perf_counter() - t0
         run.tokens_used += sum(d.stats.decode_tokens for d in dones)
-        stats = batch_stats(dones)
-        checkpoint = Checkpoint(self.ws.root, run.session.run_id)
-        if run.start is None:  # what every candidate starts from (and what `sparkcode undo` restores)
-            run.start = checkpoint.snapshot(f"before run {run.session.run_id}")
-            run.checkpointed = True
-        before = (list(run.written), list(run.touched), dict(run.latest))
-        best = None  # (score, index, turn, version)
-        for i, (done, guard) in enumerate(zip(dones, guards)):
-            if i:
-                checkpoint.restore(run.start)
-                run.written, run.touched, run.latest = list(before[0]), list(before[1]), dict(before[2])
-                for v in run.verifiers:
-                    getattr(v, "restart", lambda: None)()
+        last = 0
+        for i, (done, guard) in enumerate(zip(dones, guards), start=1):
+            self._put_back(before, before[0], run)
             self.ui.note(f"candidate {i + 1} of {k}")
             turn = self._apply(done, guard, run)
             verdict = self._verify(turn, run, ranking=True)
-            score = (turn.runaway or not turn.written, *self._badness(verdict, run))
-            run.session.log("candidate", index=i + 1, of=k, score=list(score))
-            clean = not (verdict.failures or verdict.missing or turn.errors or turn.tool_failed) and verdict.behavioural
-            if best is None or score < best[0]:
+            score, last = self._score(turn, verdict, run), i
+            run.session.log("candidate", index=i + 1, of=k, score=list(score), finish=done.finish_reason,
+                            reply=done.text[:6000])
+            if score < best[0]:
                 best = (score, i, turn, checkpoint.snapshot(f"candidate {i + 1}"))
-            if clean:
+            if _clean(turn, verdict):
                 break
         score, chosen, turn, version = best
         self.ui.note(f"kept candidate {chosen + 1} of {k}")
         run.session.log("candidate_kept", index=chosen + 1, of=k, score=list(score))
-        turn.stats = stats
-        if chosen == i:
-            return turn, verdict
-        checkpoint.restore(version)
-        run.written, run.touched, run.latest = list(before[0]), list(before[1]), dict(before[2])
-        for v in run.verifiers:
-            getattr(v, "restart", lambda: None)()
-        return turn, self._verify(turn, run)
+        turn.stats = batch_stats(first.stats, dones)
+        if chosen != last:
+            self._put_back(before, version, run)
+            verdict = self._verify(turn, run)
+        return turn, verdict, more_s
+
+    def _score(self, turn: Turn, verdict: Verdict, run: _Run) -> tuple:
+        """How a candidate ranks (lower is better): a reply that wrote nothing last, then `_badness`."""
+        return (turn.runaway or not turn.written, *self._badness(verdict, run))
 
     def _execute(self, actions: list[Action], session: Session, task: str):
         lines: list[str] = []
@@ -494,6 +506,13 @@ class Agent:
             return self.ws.resolve(rel).is_file()
         except ToolError:
             return False
+
+
+def _clean(turn: Turn, verdict: Verdict) -> bool:
+    """The turn's reply was carried out without a problem and every check passed, a behavioural one
+    among them, with nothing left that could not be checked here."""
+    return (not (verdict.failures or verdict.missing or turn.errors or turn.tool_failed or turn.runaway)
+            and verdict.behavioural)
 
 
 class _OutOfTime(Exception):

@@ -50,6 +50,11 @@ class LocalBackend:
         first = prompts[0]
         if len(first) >= eng.n_ctx:
             raise EngineError(f"prompt is {len(first)} tokens; the context holds {eng.n_ctx}")
+        from ..engine.core import common_prefix
+
+        # the engine's own sequence may hold a reply to this prompt (the first candidate): kept too
+        own = ([(list(eng.cached), eng.ctx.save_seq())]
+               if len(eng.cached) > common_prefix(eng.cached, first) + 16 else [])
         t0 = time.perf_counter()
         _, cached = eng.prefill(first, keep=eng.system_prefix(requests[0].messages, requests[0].tools, first)
                                 if eng.disk_cache is not None else 0)
@@ -72,7 +77,7 @@ class LocalBackend:
                     if not s.done and r.should_stop is not None and r.should_stop():
                         dec.cancel(s)
             # whichever reply the caller keeps, its next turn continues it without reading it again
-            eng.keep_states([(s.slot.tokens, dec.ctx.save_seq(s.slot.id)) for s in seqs])
+            eng.keep_states(own + [(s.slot.tokens, dec.ctx.save_seq(s.slot.id)) for s in seqs])
             for s in seqs:  # the prompt was read before the batch: its time and cache count too
                 st = s.stats
                 st.cached_tokens, st.disk_cached_tokens = cached, eng.disk_tokens

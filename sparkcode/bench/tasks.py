@@ -275,7 +275,7 @@ class SparkContender:
     def describe(self) -> str:
         p = self.profile
         return (f"{self.name} = {p.model}, speculate {p.speculate}, {p.style} prompt, at most {self.max_turns} turns, "
-                f"{self.candidates} candidate(s) at each attempt's start" + (" (remote)" if p.is_remote else ""))
+                f"up to {self.candidates} candidate replies per attempt" + (" (remote)" if p.is_remote else ""))
 
     def start(self) -> None:
         from ..profiles import backend_for
@@ -857,8 +857,8 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for local models")
     p.add_argument("--max-turns", type=positive_int, default=8, help="sparkcode agent turns per task (default 8)")
     p.add_argument("--candidates", type=positive_int, default=DEFAULT_CANDIDATES,
-                   help=f"sparkcode's first attempts written at once, the best-checked kept (default {DEFAULT_CANDIDATES}, "
-                        "as `sparkcode run`; 1 = one at a time)")
+                   help=f"sparkcode's replies per attempt when the first fails its checks, the best-checked kept "
+                        f"(default {DEFAULT_CANDIDATES}, as `sparkcode run`; 1 = off)")
     p.add_argument("--journal", default=None,
                    help="JSONL file that records each task as it finishes; a rerun with the same file skips what "
                         "is already there (resume an interrupted run)")
