@@ -106,3 +106,19 @@ def test_a_fresh_start_draws_candidates_again(tmp_path):
     fresh = backend.requests[5:8]
     assert fresh[0].messages == fresh[2].messages and len(fresh[0].messages) == 2  # back at the task
     assert "a * b" in (a.ws.root / "calc.py").read_text() and not (a.ws.root / "notes.txt").exists()
+
+
+def page(problems: int) -> str:
+    """A page reply with `problems` things the static page check refuses (missing local scripts)."""
+    links = "".join(f'<script src="lib{i}.js"></script>' for i in range(problems))
+    return f"FILE: game.html\n```html\n<!DOCTYPE html>\n<html><head>{links}</head>\n<body><p>hi</p></body>\n</html>\n```"
+
+
+def test_pages_are_ranked_by_how_many_problems_they_have(tmp_path):
+    (tmp_path / "ws").mkdir()
+    backend = ScriptedBackend([page(2), page(1), page(3), page(0)])
+    a = Agent(backend, Workspace(tmp_path / "ws"), AgentConfig(browser_check=False, acceptance=False, candidates=3))
+    out = a.run("make a page that says hi")
+    assert len(backend.requests) == 4
+    assert backend.requests[3].messages[-2]["content"] == page(1)  # the one with the fewest problems was kept
+    assert out.status == "unverified" and "lib0.js" not in (a.ws.root / "game.html").read_text()

@@ -163,8 +163,8 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
         problems.append("has a <canvas> but its script is empty or a placeholder: write the complete code")
     elif _PLACEHOLDER.search("".join(c for _, c in scan.scripts)):
         problems.append("the script contains placeholder comments instead of code: write the complete code")
-    if problems:
-        return CheckResult(rel, False, "; ".join(problems))
+    if problems:  # each problem a failed case: versions of a page are ranked by how many they have
+        return CheckResult(rel, False, "; ".join(problems), cases_failed=len(problems))
     parsed = "HTML parses" + (f", {len(scan.scripts)} inline script(s) pass node --check" if node else "")
     if not browser:
         return CheckResult(rel, True, parsed, missing=missing + ["page not played in a browser (browser checks are "
@@ -182,7 +182,8 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
         return CheckResult(rel, True, parsed + "; not played in a browser",
                            missing=missing + [f"page not played in a browser: {e}"])
     if not verdict.ok:
-        return CheckResult(rel, False, "; ".join(verdict.problems), behavioural=verdict.played)
+        return CheckResult(rel, False, "; ".join(verdict.problems), behavioural=verdict.played,
+                           cases_failed=len(verdict.problems))
     return CheckResult(rel, True, f"{parsed}; played in Chromium: {verdict.summary}", behavioural=True, missing=missing)
 
 
