@@ -26,7 +26,7 @@ def test_snake_run_says_done_only_when_the_game_really_plays(tmp_path):
     ws = tmp_path / "snake"
     ws.mkdir()
     r = subprocess.run([sys.executable, "-m", "sparkcode.cli", "run", "build a snake game in one HTML file",
-                        "--workspace", str(ws), "--json", "--timeout", "900"], capture_output=True, text=True,
+                        "--workspace", str(ws), "--json", "--timeout", "600"], capture_output=True, text=True,
                        timeout=1300, env=dict(os.environ))
     outcome = json.loads(r.stdout.strip().splitlines()[-1])
     assert r.returncode == EXIT.get(outcome["status"], 1), (outcome["status"], r.returncode, r.stderr[-2000:])
