@@ -41,17 +41,16 @@ class LocalBackend:
         the next turn reuse it), and its KV state copied into every sequence of the batch: the
         sequences share its cells. Each reply's KV state is kept by the engine afterwards
         (`Engine.keep_states`): the next turn, continuing one of them, does not read that reply
-        again. `on_text(i, delta)` sees each reply's text as it grows; a
-        request's `should_stop` cancels that reply alone. Constraints are not supported here."""
+        again. `on_text(i, delta)` sees each reply's text as it grows; a request's `should_stop`
+        cancels that reply alone. Constraints are not supported here."""
         from ..engine.batch import BatchDecoder
+        from ..engine.core import common_prefix
 
         eng = self.engine
         prompts = [eng.tokenize_prompt(r.messages, r.tools) for r in requests]
         first = prompts[0]
         if len(first) >= eng.n_ctx:
             raise EngineError(f"prompt is {len(first)} tokens; the context holds {eng.n_ctx}")
-        from ..engine.core import common_prefix
-
         # the engine's own sequence may hold a reply to this prompt (the first candidate): kept too
         own = ([(list(eng.cached), eng.ctx.save_seq())]
                if len(eng.cached) > common_prefix(eng.cached, first) + 16 else [])
