@@ -99,6 +99,16 @@ class _Run:
     badness: tuple | None = None  # (behaviour not run, failed checks and cases) of the version in the workspace now
 
 
+@dataclass
+class _Before:
+    """Where every candidate of an attempt starts: the files (a snapshot) and what the run knew."""
+
+    version: str
+    written: list[str]
+    touched: list[str]
+    latest: dict[str, CheckResult]
+
+
 class Agent:
     def __init__(self, backend: Backend, workspace: Workspace, config: AgentConfig | None = None,
                  reporter: Reporter | None = None, verifiers: list[Verifier] | None = None):
@@ -226,19 +236,19 @@ class Agent:
         return Turn(done.text, done.stats, actions, errors, lines, changed, written, finished, summary, failed, False,
                     time.perf_counter() - t_tools)
 
-    def _as_now(self, run: _Run) -> tuple:
+    def _as_now(self, run: _Run) -> "_Before":
         """The workspace (a snapshot) and what the run knows of it, to put back between candidates."""
         version = Checkpoint(self.ws.root, run.session.run_id).snapshot("before the candidates")
-        return version, list(run.written), list(run.touched), dict(run.latest)
+        return _Before(version, list(run.written), list(run.touched), dict(run.latest))
 
-    def _put_back(self, state: tuple, version: str, run: _Run) -> None:
+    def _put_back(self, state: "_Before", version: str, run: _Run) -> None:
         """The files as `version` has them, and what the run knew before any candidate was checked."""
         Checkpoint(self.ws.root, run.session.run_id).restore(version)
-        run.written, run.touched, run.latest = list(state[1]), list(state[2]), dict(state[3])
+        run.written, run.touched, run.latest = list(state.written), list(state.touched), dict(state.latest)
         for v in run.verifiers:
             getattr(v, "restart", lambda: None)()
 
-    def _best_of(self, first: Turn, verdict: Verdict, before: tuple, messages: list[dict], budget: int,
+    def _best_of(self, first: Turn, verdict: Verdict, before: "_Before", messages: list[dict], budget: int,
                  sampling: SamplingParams, run: _Run, k: int) -> tuple[Turn, Verdict, float]:
         """The first reply of an attempt failed its checks: draw k - 1 more at once (candidates.py,
         decoded together), carry out each on the files as they were before the first, check it,
@@ -263,7 +273,7 @@ class Agent:
         run.tokens_used += sum(d.stats.decode_tokens for d in dones)
         last = 0
         for i, (done, guard) in enumerate(zip(dones, guards), start=1):
-            self._put_back(before, before[0], run)
+            self._put_back(before, before.version, run)
             self.ui.note(f"candidate {i + 1} of {k}")
             turn = self._apply(done, guard, run)
             verdict = self._verify(turn, run, ranking=True)
