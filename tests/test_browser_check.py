@@ -179,6 +179,62 @@ def test_a_good_snake_passes_and_is_seen_to_end_and_restart(tmp_path):
     print(f"good snake: {d['duration_s']} s wall, {d['virtual_s']} s played, {len(overs)} game overs")
 
 
+# ---- eating: steered to the food, a snake must grow and score ----------------------------------
+
+def test_a_snake_that_scores_but_never_grows_fails_for_that_alone(tmp_path):
+    v = judge_page(FIXTURES / "snake-does-not-grow.html", game=True)
+    assert not v.ok
+    assert v.problems == [v.problems[0]] and has(v.problems, "does not grow", "1 segment(s) long before eating and 1 after"), \
+        v.problems
+    e = v.details["eating"]
+    assert e["ate"] and e["score_after"] > e["score_before"] and e["length_after"] == e["length_before"] == 1
+
+
+def test_the_good_snake_is_seen_to_eat_grow_and_score(tmp_path):
+    v = judge_page(FIXTURES / "snake-good.html", game=True)
+    e = v.details["eating"]
+    assert v.ok and e["checked"] and e["ate"], (v.problems, e)
+    assert e["names"] == {"snake": "snake", "food": "food", "score": "score"}
+    assert e["length_after"] == e["length_before"] + 1 and e["score_after"] == e["score_before"] + 1
+    assert "ate at" in v.summary
+
+
+def test_a_snake_that_ignores_its_food_or_its_score_is_told_so(tmp_path):
+    good = (FIXTURES / "snake-good.html").read_text()
+    eat = "if (head.x === food.x && head.y === food.y) {"
+    assert eat in good and "score += 1;" in good
+    never = judge_page(page(tmp_path, good.replace(eat, "if (false) {"), "never.html"), game=True)
+    assert has(never.problems, "reached the food", "nothing happened"), never.problems
+    no_score = judge_page(page(tmp_path, good.replace("score += 1;", ""), "no_score.html"), game=True)
+    assert no_score.problems == [no_score.problems[0]] and has(no_score.problems, "does not change the score"), \
+        no_score.problems
+
+
+def test_game_state_is_found_by_name_at_the_top_or_one_level_into_an_object():
+    from sparkcode.agent.eating import names_in, pick
+
+    pts = {"kind": "points", "xy": [[1, 1], [0, 1]]}
+    food = {"kind": "point", "xy": [3, 1]}
+    num = {"kind": "number", "value": 0}
+    assert pick({"snake": pts, "food": food, "score": num, "highScore": num}) == \
+        {"snake": "snake", "food": "food", "score": "score"}
+    assert pick({"game.body": pts, "game.apple": food}) == {"snake": "game.body", "food": "game.apple", "score": None}
+    assert pick({"cells": pts, "food": food})["snake"] == "cells"  # the only list of points
+    assert pick({"cells": pts, "walls": pts, "food": food}) is None  # two lists, neither named: not judged
+    assert pick({"ball": food, "paddle": food}) is None  # not a snake game
+    assert names_in("let snake = [], food; const dir = {x: 1}; for (let i = 0; i < 3; i++) {}") == \
+        ["snake", "food", "dir"]
+
+
+def test_steering_turns_toward_the_food_and_never_reverses():
+    from sparkcode.agent.eating import _choose
+
+    assert _choose((0, 0), (5, 0), (1, 0)) == (1, 0)
+    assert _choose((0, 0), (0, 5), (1, 0)) == (0, 1)
+    assert _choose((5, 0), (0, 0), (1, 0)) == (0, 1)  # straight behind: aside first, not back into the body
+    assert _choose((0, 0), (2, 7), None) == (0, 1)  # the longer way first
+
+
 # ---- errors at any moment ------------------------------------------------------------------------
 
 def test_an_error_thrown_right_after_a_dialog_fails(tmp_path):

@@ -25,7 +25,9 @@ A game (``game=True``; the task text decides, `checks.is_game`) is played for at
   play area or a "restart"/"play again" button, tried in that order;
 - the play area (the largest canvas, or for a DOM game the element named like a game board) must
   be at least `MIN_AREA_PX` CSS px on each side; ``alert()``/``confirm()``/``prompt()`` is no way
-  to end a game; and a game that never answers its keys is no game.
+  to end a game; and a game that never answers its keys is no game;
+- in a new game, a snake is steered to its food (`eating`): eating must make it longer and, where
+  the game keeps a score, add to it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import SparkcodeError
-from . import browser_check
+from . import browser_check, eating
 from .browser_check import ARROWS, CHROMIUM_ARGS, Load, PageKeepsReloading, chromium_path, frame_hash, run_child
 
 PLAY_S = 30  # virtual seconds a game is played for, at least
@@ -110,11 +112,16 @@ class _Played:
 _ARROW_CODE = re.compile(r"Arrow(?:Up|Down|Left|Right)|\b(?:keyCode|which)\b|\bkey\s*(?:===?|==)\s*['\"][wasdWASD]['\"]")
 
 
-def reads_arrow_keys(path: Path) -> bool:
-    """Whether the page's scripts (inline, or .js files beside it) read the arrow keys (or WASD) at all."""
+def page_scripts(path: Path) -> str:
+    """The page's text and the .js files beside it that it names, one after another."""
     texts = [path.read_text(errors="replace")]
     texts += [p.read_text(errors="replace") for p in path.parent.glob("*.js") if p.name in texts[0]]
-    return any(_ARROW_CODE.search(t) for t in texts)
+    return "\n".join(texts)
+
+
+def reads_arrow_keys(path: Path) -> bool:
+    """Whether the page's scripts (inline, or .js files beside it) read the arrow keys (or WASD) at all."""
+    return bool(_ARROW_CODE.search(page_scripts(path)))
 
 
 def _opening(load: Load, keys: bool, start: bool = True) -> tuple[list[str | None], dict | None]:
@@ -324,12 +331,19 @@ def _playtest(path: Path, chromium: str, budget_s: float, game: bool) -> PageVer
                     try:
                         keyed, _ = _opening(load, keys=True)
                         details["frames_with_keys"] = keyed
-                        reserve = 3 + (3 if changed else 0) + REALTIME_DIALOG_MS / 1000
+                        reserve = 3 + eating.WALL_S + (3 if changed else 0) + REALTIME_DIALOG_MS / 1000
                         drive = _drive(load, deadline=t0 + budget_s - reserve - 2)
                         details.update(drive)
                         details["virtual_s"] = load.at_s
                     finally:
                         played.take("keys", load)
+                        load.close()
+                    # 2b. fake clock, a new game: steer the snake to its food; does it eat, grow and score?
+                    load = Load(browser, url, op_timeout)
+                    try:
+                        details["eating"] = eating.steer_to_food(load, page_scripts(path))
+                    finally:
+                        played.take("eating", load)
                         load.close()
                     # 3. fake clock, no keys again: is the page deterministic?
                     again = quiet
@@ -420,6 +434,7 @@ def _verdict(extra: list[str], details: dict, played: _Played, t0: float) -> Pag
         else:
             problems.append("the game has no keyboard controls: pressing the arrow keys changes nothing. Add a "
                             "keydown listener that steers it")
+    problems += eating.problems(details.get("eating") or {})
     blocked = details["blocked_requests"]
     if blocked:
         problems.append(f"blocked a network request (a generated app must work offline): {', '.join(blocked[:3])}")
@@ -460,7 +475,7 @@ def _summary(problems: list[str], d: dict) -> str:
     ways = sorted({o["restarted_by"] for o in overs})
     ended = (f"game over {len(overs)}x, restarted by {', '.join(ways)}" if overs else "no game over")
     return (f"played {d.get('virtual_s', 0):g} s with the arrow keys: {what} answers the keys; {ended}; "
-            f"no errors")
+            f"{eating.summary(d.get('eating') or {})}no errors")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,238 @@
+"""Does eating work? The part of the playtest that steers a snake-like game to its food.
+
+A person playing a snake game steers to the food and watches the snake grow and the score go
+up. This module does the same on one fake-clock `Load`: it finds the game's state by name in
+the page's scripts (a list of points named like a snake's body, a point named like food, a
+number named like a score — top-level ``let``/``const``/``var`` or one level into a global
+object such as ``game.snake``), steers the head to the food with the arrow keys, and reports
+what changed when the head got there: did the food go, did the snake grow, did the score move.
+`problems(result)` turns that into sentences for the coding model.
+
+Pages whose state cannot be found this way (no such names) are not judged here: the result
+says why, and the rest of the playtest judges them as before.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .browser_check import Load
+
+EAT_S = 15  # virtual seconds of steering toward the food, at most
+STEP_MS = 16  # how often the state is read while steering: about once an animation frame
+WALL_S = 10  # wall time the steering may take at most (a page that never eats: ~9 s here)
+AFTER_MOVES = 3  # head moves watched after eating, for the growth to show
+
+SNAKE_NAME = re.compile(r"snake|body|segment|tail|trail|worm|serpent", re.I)
+FOOD_NAME = re.compile(r"food|apple|fruit|pellet|treat|berry|cherry|prize|snack|bait|mouse|egg|target", re.I)
+SCORE_NAME = re.compile(r"score|points", re.I)
+NOT_SCORE = re.compile(r"best|high|max|top|record", re.I)
+_IDENT = re.compile(r"\b[A-Za-z_$][\w$]*\b")
+
+# Reads the values behind `names` in the page's global scope (lexical `let`/`const` too, hence
+# eval) and one level into global objects: points, lists of points and numbers, nothing else.
+READ_JS = r"""
+(names) => {
+  const point = v => {
+    if (v && typeof v === 'object' && !Array.isArray(v) && typeof v.x === 'number' && typeof v.y === 'number') return [v.x, v.y];
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') return [v[0], v[1]];
+    return null;
+  };
+  const describe = v => {
+    if (typeof v === 'number' && isFinite(v)) return {kind: 'number', value: v};
+    const p = point(v);
+    if (p) return {kind: 'point', xy: p};
+    if (Array.isArray(v) && v.length > 0 && v.length <= 5000) {
+      const pts = v.map(point);
+      if (pts.every(q => q)) return {kind: 'points', xy: pts};
+    }
+    return null;
+  };
+  const out = {};
+  for (const name of names) {
+    let v;
+    try { v = (0, eval)(name); } catch (e) { continue; }
+    const d = describe(v);
+    if (d) { out[name] = d; continue; }
+    if (!name.includes('.') && v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Node) && v !== window) {
+      for (const k of Object.keys(v).slice(0, 200)) {
+        let d2 = null;
+        try { d2 = describe(v[k]); } catch (e) {}
+        if (d2) out[name + '.' + k] = d2;
+      }
+    }
+  }
+  return out;
+}
+"""
+
+_KEYWORDS = set("""break case catch class const continue debugger default delete do else export extends false
+finally for function if import in instanceof let new null return super switch this throw true try typeof var void
+while with yield await async of undefined window document console Math JSON Date Array Object String Number
+Boolean Symbol Error Promise Map Set requestAnimationFrame setTimeout setInterval clearTimeout clearInterval
+addEventListener alert confirm prompt location event e i j k x y""".split())
+
+
+def names_in(scripts: str) -> list[str]:
+    """Identifiers the page's scripts use that could name game state (keywords and builtins left out)."""
+    seen = dict.fromkeys(m.group(0) for m in _IDENT.finditer(scripts))
+    return [n for n in seen if n not in _KEYWORDS and not n[0].isdigit()][:400]
+
+
+def pick(state: dict) -> dict | None:
+    """Which names hold the snake, the food and the score; None when there is no snake and food."""
+    def best(kind: str, pattern: re.Pattern, exclude: re.Pattern | None = None) -> str | None:
+        named = [n for n, d in state.items() if d["kind"] == kind and pattern.search(n.rsplit(".", 1)[-1])
+                 and not (exclude and exclude.search(n.rsplit(".", 1)[-1]))]
+        return min(named, key=len) if named else None
+
+    snake = best("points", SNAKE_NAME)
+    if snake is None:  # the only list of points, whatever its name
+        lists = [n for n, d in state.items() if d["kind"] == "points"]
+        snake = lists[0] if len(lists) == 1 else None
+    food = best("point", FOOD_NAME)
+    if snake is None or food is None:
+        return None
+    score = best("number", SCORE_NAME, NOT_SCORE)
+    return {"snake": snake, "food": food, "score": score}
+
+
+class _Reader:
+    def __init__(self, load: Load, names: dict):
+        self.load, self.names = load, names
+        self.wanted = [n for n in names.values() if n]
+
+    def read(self) -> dict | None:
+        """{"body": [[x, y], ...], "food": [x, y], "score": n | None}, or None if the state is gone."""
+        got = self.load._nav_safe(self.load.page.evaluate, READ_JS, self.wanted)
+        body, food = got.get(self.names["snake"]), got.get(self.names["food"])
+        if not body or not food or body["kind"] != "points" or food["kind"] != "point":
+            return None
+        score = got.get(self.names["score"]) if self.names["score"] else None
+        return {"body": [tuple(p) for p in body["xy"]], "food": tuple(food["xy"]),
+                "score": score["value"] if score and score["kind"] == "number" else None}
+
+
+_KEY = {(1, 0): "ArrowRight", (-1, 0): "ArrowLeft", (0, 1): "ArrowDown", (0, -1): "ArrowUp"}
+
+
+def _sign(v: float) -> int:
+    return (v > 0) - (v < 0)
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return abs(a[0] - b[0]) < 1e-6 and abs(a[1] - b[1]) < 1e-6
+
+
+def _choose(head: tuple, food: tuple, moving: tuple | None) -> tuple:
+    """A direction toward the food that does not reverse into the body."""
+    dx, dy = food[0] - head[0], food[1] - head[1]
+    wants = [(_sign(dx), 0)] if dx else []
+    wants += [(0, _sign(dy))] if dy else []
+    if abs(dy) > abs(dx):
+        wants.reverse()
+    reverse = moving and (-moving[0], -moving[1])
+    for w in wants:
+        if w != reverse:
+            return w
+    if moving and moving[0]:  # the food is straight behind: turn aside first
+        return (0, 1 if head[1] <= food[1] else -1)
+    return (1 if head[0] <= food[0] else -1, 0)
+
+
+def steer_to_food(load: Load, scripts: str) -> dict:
+    """Steer the head to the food for up to `EAT_S` virtual seconds; what happened, as a dict."""
+    found = load._nav_safe(load.page.evaluate, READ_JS, names_in(scripts))
+    names = pick(found or {})
+    if names is None:
+        return {"checked": False, "why": "no list of points named like a snake and point named like food found"}
+    reader = _Reader(load, names)
+    result: dict = {"checked": True, "names": names}
+    state = reader.read()
+    if state is None:
+        return {"checked": False, "why": "the game's state could not be read"}
+    load.start(load.snap())
+    head_at = 0  # which end of the list is the head: 0 or -1, learned from the first moves
+    moving, pressed, moves = None, None, 0
+    reached = None  # the state when the head got to the food
+    loads = load.loads
+    t_end = load.t_ms + EAT_S * 1000
+    while load.t_ms < t_end:
+        load.run(STEP_MS)
+        if load.loads > loads or load.dialogs:
+            result["ended"] = "the game ended (or the page reloaded) before the snake reached the food"
+            break
+        new = reader.read()
+        if new is None:
+            result["ended"] = "the game's state went away while steering"
+            break
+        if new["body"] != state["body"]:
+            old = set(state["body"])
+            if len(new["body"]) > 1 and new["body"][-1] not in old and new["body"][0] in old:
+                head_at = -1
+            before, after = state["body"][head_at], new["body"][head_at]
+            delta = (after[0] - before[0], after[1] - before[1])
+            if delta != (0, 0):
+                moves += 1
+                moving = (_sign(delta[0]), _sign(delta[1])) if (delta[0] == 0) != (delta[1] == 0) else moving
+        ate = (new["food"] != state["food"] or len(new["body"]) > len(state["body"])
+               or (new["score"] is not None and state["score"] is not None and new["score"] > state["score"]))
+        if reached is None and ate:
+            reached = {"state": state, "moves": moves, "at_s": load.at_s}
+        if reached is not None:
+            if moves - reached["moves"] >= AFTER_MOVES:
+                state = new
+                break
+            state = new
+            continue
+        head = new["body"][head_at]
+        if _same(head, new["food"]):  # the head is on the food: the next reads show whether it was eaten
+            if "stood_on_food" not in result:
+                result["stood_on_food"] = {"head": list(head), "food": list(new["food"]), "at_s": load.at_s}
+        want = _choose(head, new["food"], moving)
+        if _KEY[want] != pressed or (moving and want != moving):
+            load.press(_KEY[want])
+            pressed = _KEY[want]
+        state = new
+    result["moves"] = moves
+    if reached is None:
+        result["ate"] = False
+        return result
+    before = reached["state"]
+    result.update(ate=True, at_s=reached["at_s"], length_before=len(before["body"]), length_after=len(state["body"]),
+                  score_before=before["score"], score_after=state["score"])
+    return result
+
+
+def problems(result: dict) -> list[str]:
+    """What the coding model must fix, from `steer_to_food`'s result."""
+    if not result.get("checked"):
+        return []
+    if result.get("ate"):
+        out = []
+        n = result["length_before"]
+        if result["length_after"] <= n:
+            out.append(f"when the snake eats the food it does not grow: it was {n} segment(s) long before eating and "
+                       f"{result['length_after']} after. On the move where the head reaches the food, add a segment "
+                       "(do not remove the tail on that move)")
+        if result["score_before"] is not None and result["score_after"] == result["score_before"]:
+            out.append(f"eating the food does not change the score (it stayed {result['score_before']:g}): add to the "
+                       "score when the snake eats")
+        return out
+    stood = result.get("stood_on_food")
+    if stood:
+        return [f"the snake's head reached the food (head at {tuple(stood['head'])}, food at {tuple(stood['food'])}) "
+                "and nothing happened: when the head reaches the food, the snake must eat it — grow, add to the "
+                "score and place new food"]
+    return []
+
+
+def summary(result: dict) -> str:
+    """A clause for the playtest's one-line summary ("" when eating was not checked)."""
+    if not result.get("checked"):
+        return ""
+    if not result.get("ate"):
+        return "steered to the food but did not reach it; "
+    score = (f", score {result['score_before']:g} -> {result['score_after']:g}"
+             if result["score_before"] is not None and result["score_after"] is not None else "")
+    return f"ate at {result['at_s']:g} s (length {result['length_before']} -> {result['length_after']}{score}); "
