@@ -41,12 +41,16 @@ def _nonneg_float(s: str) -> float:
     return v
 
 
-def add_engine_flags(p: argparse.ArgumentParser, remote: bool = True) -> None:
+RUN_CTX = 8192  # the agent's own prompts fit this
+SERVE_CTX = 32768  # agent clients' first prompts do not (OpenClaw: ~12k tokens); the Qwen models' full context
+
+
+def add_engine_flags(p: argparse.ArgumentParser, remote: bool = True, ctx: int = RUN_CTX) -> None:
     g = p.add_argument_group("model and engine")
     g.add_argument("--model", "-m", default=None,
                    help="registry name (see `sparkcode models`) or path to a .gguf file; default qwen2.5-coder-1.5b")
     g.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: physical cores)")
-    g.add_argument("--ctx", type=_positive_int, default=8192, help="context size in tokens (default 8192)")
+    g.add_argument("--ctx", type=_positive_int, default=ctx, help=f"context size in tokens (default {ctx})")
     g.add_argument("--speculate", choices=SPECULATE_MODES, default=None,
                    help="speculative decoding: off, ngram (prompt lookup), draft (draft model), auto (adaptive; default)")
     g.add_argument("--draft", default=None,
@@ -143,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="chat requests decoded together in KV slots (continuous batching; embedded engine only)")
     srv.add_argument("--workspace", "-w", default=None,
                      help="enable agent sessions over the WebSocket; each session works in a subfolder of this folder")
-    add_engine_flags(srv, remote=False)
+    add_engine_flags(srv, remote=False, ctx=SERVE_CTX)
 
     mdl = sub.add_parser("models", help="list, assemble or pull the embedded models",
                          description="List the embedded models (default), or assemble/pull one.")

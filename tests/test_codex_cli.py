@@ -8,45 +8,29 @@ cannot be reached. Codex's own prompt is about 6k tokens, so on a CPU this takes
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from sparkcode import models
 from sparkcode.server import create_app
 try:  # `tests` is a package when run with the repo root on sys.path, a plain folder otherwise
+    from tests.client_installs import npm_install
     from tests.test_server_support import running
 except ImportError:
+    from client_installs import npm_install
     from test_server_support import running
 
 pytestmark = pytest.mark.model
 
 MODEL = "qwen2.5-coder-0.5b"
 CODEX = "@openai/codex@0.171.0"  # pinned: the version this test was written against
-UNREACHABLE = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENETUNREACH", "network")
 
 
 def codex_binary() -> str:
-    """The cached codex, installed with npm when missing (skips if the npm registry is unreachable)."""
-    folder = models.home_dir() / "clients" / "codex"
-    binary = folder / "node_modules" / ".bin" / "codex"
-    if binary.exists():
-        return str(binary)
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed, so Codex CLI cannot be installed")
-    folder.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    r = subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", CODEX],
-                       capture_output=True, text=True, timeout=600)
-    if r.returncode != 0:
-        if any(word in r.stderr for word in UNREACHABLE):
-            pytest.skip(f"the npm registry is unreachable: {r.stderr.strip()[-300:]}")
-        raise AssertionError(f"npm install {CODEX} failed:\n{r.stderr[-2000:]}")
-    print(f"installed @openai/codex in {time.monotonic() - t0:.1f}s")
-    return str(binary)
+    """The cached codex (client_installs: npm, once per machine)."""
+    root = npm_install("codex", CODEX, "node_modules/.bin/codex", timeout=600)
+    return str(root / "node_modules" / ".bin" / "codex")
 
 
 CONFIG = """\
