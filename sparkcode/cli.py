@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--modes", default="single,agent",
                     help="single: one answer; agent: may run the docstring examples and repair twice (default both)")
     bq.add_argument("--limit", type=_positive_int, default=None, help="only the first N problems (default all 164)")
+    bq.add_argument("--candidates", type=_positive_int, default=3,
+                    help="agent mode: answers drawn when the first fails its docstring examples, the first that "
+                         "passes kept (default 3, as `sparkcode run`; 1 = repairs only)")
     bq.add_argument("--threads", type=_positive_int, default=None)
     bq.add_argument("--max-tokens", type=_positive_int, default=768, help="most tokens per answer (default 768)")
     bq.add_argument("--timeout", type=_positive_int, default=10, help="seconds per sandboxed test run (default 10)")

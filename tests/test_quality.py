@@ -204,7 +204,7 @@ def test_run_examples_reports_what_differs():
 def test_single_and_agent_modes_with_a_repair():
     backend = ScriptedBackend([f"```python\n{WRONG}```", f"```python\n{GOOD}```"])
     prof = Profile("scripted", "m", speculate="off")
-    single, agent = Q.solve(ADD, backend, prof, ["single", "agent"])
+    single, agent = Q.solve(ADD, backend, prof, ["single", "agent"], candidates=1)
     assert (single.mode, single.passed, single.turns) == ("single", False, 1)
     assert (agent.mode, agent.passed, agent.turns, agent.repaired, agent.examples) == ("agent", True, 2, True, 3)
     assert len(backend.requests) == 2  # the first answer is shared by both modes
@@ -216,14 +216,33 @@ def test_single_and_agent_modes_with_a_repair():
 
 def test_agent_mode_stops_after_two_repairs():
     backend = ScriptedBackend([f"```python\n{WRONG}```"] * 3)
-    (agent,) = Q.solve(ADD, backend, Profile("s", "m"), ["agent"])
+    (agent,) = Q.solve(ADD, backend, Profile("s", "m"), ["agent"], candidates=1)
     assert not agent.passed and agent.turns == 3 and len(backend.requests) == 3
+
+
+def test_agent_mode_draws_candidates_when_the_first_answer_fails_its_examples():
+    backend = ScriptedBackend([f"```python\n{WRONG}```", f"```python\n{WRONG}```", f"```python\n{GOOD}```"])
+    (agent,) = Q.solve(ADD, backend, Profile("s", "m", speculate="off"), ["agent"], candidates=3)
+    assert agent.passed and agent.candidate == 2 and not agent.repaired and agent.turns == 2
+    first, *more = backend.requests
+    assert first.sampling.temperature == 0 and len(more) == 2
+    assert all(r.sampling.temperature >= 0.7 for r in more) and more[0].sampling.seed != more[1].sampling.seed
+    assert all(r.messages == first.messages for r in more)  # the same question, not a repair
+    # a first answer that passes its examples draws nothing more
+    good = ScriptedBackend([f"```python\n{GOOD}```"])
+    (agent,) = Q.solve(ADD, good, Profile("s", "m"), ["agent"], candidates=3)
+    assert agent.passed and agent.candidate == 0 and len(good.requests) == 1
+    # none passes: the repairs go on from the first answer
+    bad = ScriptedBackend([f"```python\n{WRONG}```"] * 3 + [f"```python\n{GOOD}```"])
+    (agent,) = Q.solve(ADD, bad, Profile("s", "m"), ["agent"], candidates=3)
+    assert agent.passed and agent.repaired and agent.candidate == 0
+    assert bad.requests[3].messages[1]["content"] == f"```python\n{WRONG}```"
 
 
 def test_agent_mode_repairs_a_crash_even_without_examples():
     p = replace(ADD, prompt='def add_all(xs):\n    """Sum the numbers."""\n')
     backend = ScriptedBackend(["```python\ndef add_all(xs):\n    return sum(xs\n```", f"```python\n{WRONG}```"])
-    (agent,) = Q.solve(p, backend, Profile("s", "m"), ["agent"])
+    (agent,) = Q.solve(p, backend, Profile("s", "m"), ["agent"], candidates=1)
     assert agent.examples == 0 and agent.turns == 2
     assert "SyntaxError" in backend.requests[1].messages[-1]["content"]
 

@@ -10,11 +10,13 @@ Per problem and profile, greedy decoding:
   reply (`extract_program`: a fenced block or raw code; a bare body gets the prompt's signature
   put back) and run with the problem's hidden ``check(candidate)``. Pass = exit 0 *and* a
   per-run random marker printed after ``check`` returned (so ``sys.exit(0)`` cannot pass).
-- **agent**: the same first answer, then — like an agent trying its code before handing it in —
-  the examples from the docstring (``>>>`` lines, ``f(x) == y``/``➞``/``=>`` lines, "For x = ...
-  the output should be ...") are run against it in the sandbox; on a failure (or a crash, or a
-  timeout) the output goes back to the model, up to 2 repairs. Only the docstring examples are
-  shown to the model, never the hidden tests. The final code is judged like single.
+- **agent**: the same first answer, then — like `sparkcode run` trying its code before handing it
+  in — the examples from the docstring (``>>>`` lines, ``f(x) == y``/``➞``/``=>`` lines, "For x =
+  ... the output should be ...") are run against it in the sandbox. If they fail (or it crashes,
+  or times out), `candidates` - 1 more answers are drawn together (sampled, as the agent's first
+  turn does: agent/candidates.py) and the first whose examples pass is taken; if none does, the
+  output goes back to the model about the first answer, up to 2 repairs. Only the docstring
+  examples are shown to the model, never the hidden tests. The final code is judged like single.
 
 Since the first answer is identical (greedy, same prompt), agent mode reuses the single answer
 rather than generating it twice. The profile's prompt style does not apply here (this is not
@@ -39,7 +41,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..backends.base import ChatRequest, collect
+from ..agent.candidates import DEFAULT_CANDIDATES, candidate_samplings
+from ..backends.base import ChatRequest, collect, complete_many
 from ..engine.sampling import SamplingParams
 from ..errors import SparkcodeError
 from ..profiles import Profile, backend_for, close_backend, get_profile, load_profiles
@@ -274,6 +277,7 @@ class ProblemResult:
     model_s: float
     examples: int = 0  # docstring examples found (agent mode)
     repaired: bool = False  # the final code came from a repair turn
+    candidate: int = 0  # the final code came from this extra candidate (1..k-1); 0: the first answer or a repair
 
 
 @dataclass
@@ -281,6 +285,7 @@ class QualityResult:
     profiles: list[Profile]
     modes: list[str]
     n_problems: int
+    candidates: int = DEFAULT_CANDIDATES
     results: list[ProblemResult] = field(default_factory=list)
     jail: str = ""
 
@@ -289,7 +294,7 @@ class QualityResult:
         return 100.0 * sum(r.passed for r in rs) / len(rs) if rs else float("nan")
 
     def to_dict(self) -> dict:
-        return {"n_problems": self.n_problems, "modes": self.modes, "jail": self.jail,
+        return {"n_problems": self.n_problems, "modes": self.modes, "jail": self.jail, "candidates": self.candidates,
                 "profiles": [p.to_dict() for p in self.profiles],
                 "pass_at_1": {p.name: {m: round(self.pass_at_1(p.name, m), 2) for m in self.modes}
                               for p in self.profiles},
@@ -297,14 +302,27 @@ class QualityResult:
                 "results": [asdict(r) for r in self.results]}
 
 
+GREEDY = SamplingParams(temperature=0.0, seed=0)
+
+
 def _ask(backend, messages: list[dict], profile: Profile, max_tokens: int):
-    done = collect(backend, ChatRequest(list(messages), max_tokens=max_tokens,
-                                        sampling=SamplingParams(temperature=0.0, seed=0), speculate=profile.speculate))
+    done = collect(backend, ChatRequest(list(messages), max_tokens=max_tokens, sampling=GREEDY,
+                                        speculate=profile.speculate))
     return done.text, done.stats.decode_tokens, done.stats.wall_s
 
 
+def _more_candidates(backend, messages: list[dict], profile: Profile, max_tokens: int, k: int):
+    """k - 1 more answers to the first question, decoded together where the backend can:
+    ([replies], tokens, seconds)."""
+    requests = [ChatRequest(list(messages), max_tokens=max_tokens, sampling=s, speculate=profile.speculate)
+                for s in candidate_samplings(GREEDY, k)[1:]]
+    t0 = time.perf_counter()
+    dones = complete_many(backend, requests)
+    return [d.text for d in dones], sum(d.stats.decode_tokens for d in dones), time.perf_counter() - t0
+
+
 def solve(problem: Problem, backend, profile: Profile, modes: list[str], max_tokens: int = 768,
-          timeout: float = 10) -> list[ProblemResult]:
+          timeout: float = 10, candidates: int = DEFAULT_CANDIDATES) -> list[ProblemResult]:
     """One problem under one profile, in each requested mode."""
     messages = [{"role": "user", "content": PROMPT.format(prompt=problem.prompt)}]
     reply, tokens, secs = _ask(backend, messages, profile, max_tokens)
@@ -315,7 +333,15 @@ def solve(problem: Problem, backend, profile: Profile, modes: list[str], max_tok
         out.append(ProblemResult(problem.task_id, profile.name, "single", ok, why, 1, tokens, secs))
     if "agent" in modes:
         examples = extract_examples(problem)
-        turns, repaired = 1, False
+        turns, repaired, chosen = 1, False, 0
+        good, _ = run_examples(program, examples, timeout)
+        if not good and candidates > 1:
+            replies, t, s = _more_candidates(backend, messages, profile, max_tokens, candidates)
+            tokens, secs, turns = tokens + t, secs + s, turns + 1
+            for i, text in enumerate(replies, start=1):
+                if run_examples(extract_program(text, problem), examples, timeout)[0]:
+                    reply, program, chosen = text, extract_program(text, problem), i
+                    break
         for _ in range(REPAIRS):
             # without examples this still runs the definitions: a crash on import is worth a repair
             good, output = run_examples(program, examples, timeout)
@@ -333,7 +359,7 @@ def solve(problem: Problem, backend, profile: Profile, modes: list[str], max_tok
             program = extract_program(reply, problem)
         ok, why = evaluate(program, problem, timeout)
         out.append(ProblemResult(problem.task_id, profile.name, "agent", ok, why, turns, tokens, secs,
-                                 len(examples), repaired))
+                                 len(examples), repaired, chosen))
     return out
 
 
@@ -341,7 +367,7 @@ def run_quality(profiles: list[Profile], modes: Sequence[str] = MODES, limit: in
                 threads: int | None = None, max_tokens: int = 768, timeout: float = 10,
                 backend_factory: Callable[[Profile], object] | None = None,
                 problems: list[Problem] | None = None, progress: Callable[[str], None] | None = None,
-                journal: Path | str | None = None) -> QualityResult:
+                journal: Path | str | None = None, candidates: int = DEFAULT_CANDIDATES) -> QualityResult:
     """Run every problem under every profile. With ``journal`` (a JSONL file), each problem's
     results are appended as they finish and problems already there for the same profile
     (name, model, speculation, modes, max_tokens) are taken from it instead of rerun, so a
@@ -351,10 +377,10 @@ def run_quality(profiles: list[Profile], modes: Sequence[str] = MODES, limit: in
         raise SparkcodeError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use {', '.join(MODES)}")
     problems = problems if problems is not None else load_problems(limit)
     factory = backend_factory or (lambda p: backend_for(p, threads=threads, n_ctx=8192, show_progress=False))
-    res = QualityResult(profiles, list(modes), len(problems), jail=jail_kind())
+    res = QualityResult(profiles, list(modes), len(problems), candidates, jail=jail_kind())
     done = _read_journal(journal)
     for prof in profiles:
-        key = _journal_key(prof, modes, max_tokens)
+        key = _journal_key(prof, modes, max_tokens, candidates)
         todo = [p for p in problems if (key, p.task_id) not in done]
         backend = factory(prof) if todo else None
         try:
@@ -362,7 +388,7 @@ def run_quality(profiles: list[Profile], modes: Sequence[str] = MODES, limit: in
                 if (key, problem.task_id) in done:
                     res.results += done[(key, problem.task_id)]
                     continue
-                rs = solve(problem, backend, prof, modes, max_tokens, timeout)
+                rs = solve(problem, backend, prof, modes, max_tokens, timeout, candidates)
                 res.results += rs
                 _append_journal(journal, key, problem.task_id, rs)
                 if progress:
@@ -374,8 +400,9 @@ def run_quality(profiles: list[Profile], modes: Sequence[str] = MODES, limit: in
     return res
 
 
-def _journal_key(prof: Profile, modes: Sequence[str], max_tokens: int) -> str:
-    return f"{prof.name}|{prof.model}|{prof.speculate}|{prof.api_base or ''}|{','.join(sorted(modes))}|{max_tokens}"
+def _journal_key(prof: Profile, modes: Sequence[str], max_tokens: int, candidates: int = 1) -> str:
+    k = f"|k{candidates}" if "agent" in modes and candidates > 1 else ""
+    return f"{prof.name}|{prof.model}|{prof.speculate}|{prof.api_base or ''}|{','.join(sorted(modes))}|{max_tokens}{k}"
 
 
 def _read_journal(journal: Path | str | None) -> dict[tuple[str, str], list[ProblemResult]]:
@@ -430,8 +457,9 @@ def write_report(res: QualityResult, out: str, threads: int | None = None) -> No
     meta = {"machine": machine(), "threads": threads or "default (physical cores)",
             "problems": f"{res.n_problems} of 164 (HumanEval data from {DATA_DIST} {_data_version()})",
             "profiles": "; ".join(f"{p.name} = {p.model}, speculate {p.speculate}" for p in res.profiles),
-            "decoding": "greedy; single = one answer; agent = docstring examples run in the sandbox, up to "
-                        f"{REPAIRS} repairs (hidden tests never shown)",
+            "decoding": "greedy; single = one answer; agent = docstring examples run in the sandbox; if they fail, "
+                        f"{res.candidates - 1} more answers sampled together (T=0.7) and the first that passes "
+                        f"them taken, else up to {REPAIRS} repairs (hidden tests never shown)",
             "sandbox": f"python3 -I, rlimits, scrubbed env, jail: {res.jail}",
             "published": "Qwen2.5-Coder technical report, Instruct models at full precision; ours are Q4_K_M"}
     append_section(out, "Quality: HumanEval pass@1", meta, markdown_table(HEADER, table_rows(res)), png)
@@ -454,7 +482,8 @@ def main(args) -> int:
     log = (lambda line: print(line, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     res = run_quality(profiles, modes, limit=args.limit, threads=args.threads, max_tokens=args.max_tokens,
-                      timeout=args.timeout, progress=log, journal=args.journal)
+                      timeout=args.timeout, progress=log, journal=args.journal,
+                      candidates=getattr(args, "candidates", DEFAULT_CANDIDATES))
     log(f"done in {time.perf_counter() - t0:.0f} s")
     if args.json:
         print(json.dumps(res.to_dict(), ensure_ascii=False))
