@@ -41,6 +41,11 @@ def script(req):
         return f"You said: {first['content']}"
     if content.startswith("long"):
         return " ".join(f"w{i}" for i in range(100))
+    if req.tools and content.startswith("fenced"):  # a call in a ```json block amid text (the 1.5B under Codex)
+        args = '{"city": 7}' if "wrong" in content else '{"city": "Paris"}'
+        return f'I will look it up.\n```json\n{{"name": "get_weather", "arguments": {args}}}\n```\nDone.'
+    if req.tools and content.startswith("code"):  # code in a fence is not a call
+        return "Here:\n```python\nprint({'name': 'get_weather'})\n```\nRun it."
     if req.tools and content.startswith("bare"):  # a call without the <tool_call> tags, as small models write
         return '{"name": "get_weather", "arguments": {"city": "Paris"}}'
     if content.startswith("json"):
@@ -381,3 +386,53 @@ def test_model_tool_call_smoke(model_client):
                                        input=[{"type": "function_call_output", "call_id": call.call_id,
                                                "output": "sunny, 24 C"}], max_output_tokens=48)
     assert r2.status in ("completed", "incomplete") and r2.output, r2.output
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_call_in_a_fenced_json_block_is_a_call_when_its_arguments_fit(client, stream):
+    """The 1.5B under Codex CLI wrote its call as a ```json block in its text: a call to a declared
+    function whose arguments fit its schema becomes a function_call; the text around it stays text;
+    a block whose arguments do not fit, or code in a fence, stays text."""
+    def respond(text):
+        if not stream:
+            return client.responses.create(input=text, tools=[WEATHER_TOOL])
+        with client.responses.stream(model="default", input=text, tools=[WEATHER_TOOL]) as s:
+            list(s)
+            return s.get_final_response()
+
+    r = respond("fenced weather in Paris")
+    msg, call = r.output
+    assert call.type == "function_call" and call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}
+    assert msg.type == "message" and r.output_text.split() == ["I", "will", "look", "it", "up.", "Done."]
+    wrong = respond("fenced wrong weather")
+    assert [o.type for o in wrong.output] == ["message"] and '"city": 7' in wrong.output_text
+    code = respond("code please")
+    assert [o.type for o in code.output] == ["message"] and code.output_text.startswith("Here:\n```python")
+    c = client.chat.completions.create(model="default", messages=[{"role": "user", "content": "fenced weather"}],
+                                       tools=[{"type": "function", "function": WEATHER_TOOL | {"type": None}}],
+                                       stream=stream)
+    if stream:
+        chunks = list(c)
+        calls = [tc for ch in chunks if ch.choices for tc in ch.choices[0].delta.tool_calls or []]
+        text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    else:
+        calls, text = c.choices[0].message.tool_calls, c.choices[0].message.content
+    assert [tc.function.name for tc in calls] == ["get_weather"] and "```" not in text and "Done." in text
+
+
+def test_arguments_are_checked_against_the_declared_schema():
+    from sparkcode.server.tool_extract import bare_tool_calls, fenced_tool_calls, fits_schema
+
+    schema = {"type": "object", "properties": {"cmd": {"type": "array"}, "n": {"type": "integer"}},
+              "required": ["cmd"], "additionalProperties": False}
+    assert fits_schema({"cmd": ["ls"], "n": 2}, schema)
+    assert not fits_schema({"cmd": "ls"}, schema)  # a string where the schema says array
+    assert not fits_schema({"n": 2}, schema)  # required missing
+    assert not fits_schema({"cmd": [], "x": 1}, schema)  # unknown property, additionalProperties false
+    assert not fits_schema({"cmd": [], "n": True}, schema)  # a bool is not an integer
+    assert fits_schema({"anything": 1}, {})
+    declared = {"shell": schema}
+    assert [c.name for c in bare_tool_calls('[{"name": "shell", "arguments": {"cmd": ["ls"]}}]', declared)] == ["shell"]
+    assert bare_tool_calls('{"name": "shell", "arguments": "{\\"cmd\\": [\\"ls\\"]}"}', declared)[0].arguments == {"cmd": ["ls"]}
+    text, calls = fenced_tool_calls('a\n```\n{"name": "shell", "arguments": {"cmd": ["ls"]}}\n```\nb', declared)
+    assert text.split() == ["a", "b"] and calls[0].arguments == {"cmd": ["ls"]}

@@ -137,10 +137,10 @@ def openai_router(ctx: ServerContext) -> APIRouter:
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         ctx.check_model(body.model)
         chat = body.to_chat_request(ctx.max_tokens_cap)
-        tools_on, names = chat.tools is not None, fmt.tool_names(chat.tools)
+        tools_on, declared = chat.tools is not None, fmt.declared_tools(chat.tools)
         cid = fmt.new_id("chatcmpl")
         return await respond(request, chat, body.stream,
-                             lambda done: fmt.chat_completion(cid, ctx.model_name, done, tools_on, names),
+                             lambda done: fmt.chat_completion(cid, ctx.model_name, done, tools_on, declared),
                              lambda: ChatRenderer(cid, ctx.model_name, chat.tools, body.include_usage()))
 
     @router.post("/v1/completions")

@@ -12,6 +12,7 @@ import uuid
 
 from ..engine.chat import ToolCall, parse_tool_calls
 from ..engine.stats import Done
+from .tool_extract import FENCE, bare_tool_calls, declared_tools, fenced_tool_calls  # declared_tools: for the renderers
 
 TOOL_TAG = "<tool_call>"
 
@@ -50,46 +51,27 @@ def openai_tool_calls(calls: list[ToolCall]) -> list[dict]:
     return out
 
 
-def tool_names(tools: list[dict] | None) -> frozenset[str]:
-    return frozenset((t.get("function") or {}).get("name") for t in tools or ()) - {None}
-
-
-def bare_tool_calls(text: str, names: frozenset[str]) -> list[ToolCall]:
-    """Calls written without the ``<tool_call>`` tags: a reply that is nothing but one or more JSON
-    objects ``{"name": <a declared tool>, "arguments": {...}}`` (small models often answer so)."""
-    decoder, calls, i = json.JSONDecoder(), [], 0
-    text = text.strip()
-    while i < len(text):
-        try:
-            obj, i = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            return []
-        args = obj.get("arguments", obj.get("parameters")) if isinstance(obj, dict) else None
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except json.JSONDecodeError:
-                return []
-        if not isinstance(args, dict) or obj.get("name") not in names:
-            return []
-        calls.append(ToolCall(obj["name"], args))
-        while i < len(text) and text[i].isspace():
-            i += 1
-    return calls
-
-
-def split_tool_calls(text: str, enabled: bool, names: frozenset[str] = frozenset()
+def split_tool_calls(text: str, enabled: bool, declared: dict[str, dict] | None = None, whole: bool = True
                      ) -> tuple[str | None, list[dict], list[str]]:
-    """(content, OpenAI tool_calls, errors). Without valid calls the whole text is content."""
-    if enabled and names and TOOL_TAG not in text and text.lstrip().startswith("{"):
-        calls = bare_tool_calls(text, names)
-        return (None, openai_tool_calls(calls), []) if calls else (text, [], [])
-    if not enabled or TOOL_TAG not in text:
-        return text, [], []
-    content, calls, errors = parse_tool_calls(text)
-    if not calls:
-        return text, [], errors
-    return (content or None), openai_tool_calls(calls), errors
+    """(content, OpenAI tool_calls, errors). Calls come from ``<tool_call>`` tags, or — to the
+    `declared` functions only (tool_extract.py) — from a `whole` reply that is nothing but call
+    objects, or from fenced JSON blocks in it. Without valid calls the whole text is content."""
+    declared = declared if enabled else None
+    if enabled and TOOL_TAG in text:
+        content, calls, errors = parse_tool_calls(text)
+        if not calls:
+            return text, [], errors
+        return (content or None), openai_tool_calls(calls), errors
+    if declared:
+        if whole and text.lstrip().startswith(("{", "[")):
+            calls = bare_tool_calls(text, declared)
+            if calls:
+                return None, openai_tool_calls(calls), []
+        if FENCE in text:
+            content, calls = fenced_tool_calls(text, declared)
+            if calls:
+                return (content or None), openai_tool_calls(calls), []
+    return text, [], []
 
 
 class ToolCallHoldback:
@@ -97,13 +79,14 @@ class ToolCallHoldback:
 
     `feed` returns what may be sent now (a trailing partial tag such as ``"<tool"`` is held until
     it is resolved); `finish` parses the held tail into tool calls, or releases it as text. With
-    the declared tool `names`, a reply that opens with ``{`` is held whole too: it may be a call
-    written without the tags (see `bare_tool_calls`).
+    `declared` functions, a reply that opens with ``{`` or ``[`` is held whole too (a call written
+    without the tags), and so is everything from a code fence on (a call in a ```json block);
+    see tool_extract.py.
     """
 
-    def __init__(self, enabled: bool, names: frozenset[str] = frozenset()):
+    def __init__(self, enabled: bool, declared: dict[str, dict] | None = None):
         self.enabled = enabled
-        self.names = names if enabled else frozenset()
+        self.declared = (declared or {}) if enabled else {}
         self.text = ""
         self.sent = 0
         self.held = False
@@ -112,20 +95,21 @@ class ToolCallHoldback:
         self.text += delta
         if self.held:
             return ""
-        if self.names and self.sent == 0:
+        if self.declared and self.sent == 0:
             head = self.text.lstrip()
             if not head:
                 return ""  # nothing visible yet: wait for the first character
-            if head.startswith("{"):
+            if head.startswith(("{", "[")):
                 self.held = True
                 return ""
         end = len(self.text)
         if self.enabled:
-            i = self.text.find(TOOL_TAG, self.sent)
-            if i >= 0:
-                end, self.held = i, True
+            marks = (TOOL_TAG, FENCE) if self.declared else (TOOL_TAG,)
+            found = [i for i in (self.text.find(m, self.sent) for m in marks) if i >= 0]
+            if found:
+                end, self.held = min(found), True
             else:
-                end -= _partial_tag_len(self.text)
+                end -= max(_partial_len(self.text, m) for m in marks)
         out, self.sent = self.text[self.sent:end], max(self.sent, end)
         return out
 
@@ -133,22 +117,23 @@ class ToolCallHoldback:
         """(text still to send, tool calls, tool-call errors)."""
         whole, tail = self.sent == 0, self.text[self.sent:]
         self.sent = len(self.text)
-        content, calls, errors = split_tool_calls(tail, self.enabled, self.names if whole else frozenset())
+        content, calls, errors = split_tool_calls(tail, self.enabled, self.declared, whole=whole)
         if not calls:
             return tail, [], errors
         return (content or ""), calls, errors
 
 
-def _partial_tag_len(text: str) -> int:
-    for k in range(min(len(TOOL_TAG) - 1, len(text)), 0, -1):
-        if text.endswith(TOOL_TAG[:k]):
+def _partial_len(text: str, mark: str) -> int:
+    """How much of `mark`'s beginning `text` ends with (to hold back until it is resolved)."""
+    for k in range(min(len(mark) - 1, len(text)), 0, -1):
+        if text.endswith(mark[:k]):
             return k
     return 0
 
 
 def chat_completion(cid: str, model: str, done: Done, tools_enabled: bool,
-                    names: frozenset[str] = frozenset()) -> dict:
-    content, calls, errors = split_tool_calls(done.text, tools_enabled, names)
+                    declared: dict[str, dict] | None = None) -> dict:
+    content, calls, errors = split_tool_calls(done.text, tools_enabled, declared)
     message: dict = {"role": "assistant", "content": content}
     if calls:
         message["tool_calls"] = calls

@@ -253,7 +253,7 @@ class ResponsesRenderer:
     def __init__(self, skeleton: dict, tools: list[dict] | None, on_finish: Callable[[dict], None] | None = None):
         self.skeleton = skeleton
         self.on_finish = on_finish
-        self.hold = fmt.ToolCallHoldback(tools is not None, fmt.tool_names(tools))
+        self.hold = fmt.ToolCallHoldback(tools is not None, fmt.declared_tools(tools))
         self.seq = 0
         self.output: list[dict] = []
         self.msg: dict | None = None
