@@ -8,8 +8,10 @@ cannot be reached. Codex's own prompt is about 6k tokens, so on a CPU this takes
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -41,10 +43,22 @@ model_provider = "sparkcode"
 name = "sparkcode"
 base_url = "{base_url}/v1"
 wire_api = "responses"
+supports_websockets = {websockets}
 """
 
 
-def test_codex_exec_against_the_responses_api(qwen05_path, tmp_path):
+def _served(url: str, status: int) -> int:
+    """How many /v1/responses requests the server answered with `status` (101: a WebSocket opened)."""
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    m = re.search(rf'sparkcode_requests_total\{{endpoint="/v1/responses",status="{status}"\}} (\d+)', text)
+    return int(m.group(1)) if m else 0
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_codex_exec_against_the_responses_api(qwen05_path, tmp_path, transport):
+    """Over HTTP (SSE), and over the Responses API's WebSocket mode (`supports_websockets = true`:
+    Codex opens GET /v1/responses as a WebSocket and sends `response.create` messages; it would
+    fall back to HTTP if the handshake failed, so the test checks which one the server saw)."""
     from sparkcode.backends.local import LocalBackend
     from sparkcode.engine.core import Engine
 
@@ -56,7 +70,8 @@ def test_codex_exec_against_the_responses_api(qwen05_path, tmp_path):
             home, work = tmp_path / "codex-home", tmp_path / "work"
             home.mkdir()
             work.mkdir()
-            (home / "config.toml").write_text(CONFIG.format(model=MODEL, base_url=url))
+            ws = transport == "websocket"
+            (home / "config.toml").write_text(CONFIG.format(model=MODEL, base_url=url, websockets=str(ws).lower()))
             env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
             env["CODEX_HOME"] = str(home)
             t0 = time.monotonic()
@@ -69,5 +84,9 @@ def test_codex_exec_against_the_responses_api(qwen05_path, tmp_path):
             # a /v1/responses generation finished and was stored for previous_response_id
             assert len(app.state.ctx.responses) >= 1, r.stderr[-3000:]
             assert r.stdout.strip(), r.stderr[-3000:]
+            if ws:
+                assert _served(url, 101) >= 1 and _served(url, 200) == 0, r.stderr[-3000:]
+            else:
+                assert _served(url, 200) >= 1 and _served(url, 101) == 0, r.stderr[-3000:]
     finally:
         engine.close()
