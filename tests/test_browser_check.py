@@ -210,6 +210,14 @@ def test_a_snake_that_ignores_its_food_or_its_score_is_told_so(tmp_path):
         no_score.problems
 
 
+def test_food_that_moves_by_itself_is_not_taken_for_eaten(tmp_path):
+    good = (FIXTURES / "snake-good.html").read_text()
+    assert "  function step() {" in good
+    roaming = good.replace("  function step() {", "  setInterval(() => { if (snake) placeFood(); }, 700);\n  function step() {", 1)
+    v = judge_page(page(tmp_path, roaming, "roaming.html"), game=True)
+    assert v.ok, (v.problems, v.details.get("eating"))
+
+
 def test_game_state_is_found_by_name_at_the_top_or_one_level_into_an_object():
     from sparkcode.agent.eating import names_in, pick
 

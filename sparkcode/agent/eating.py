@@ -120,6 +120,15 @@ def _sign(v: float) -> int:
     return (v > 0) - (v < 0)
 
 
+def _taken(food: tuple, old_body: list, new_body: list, head_at: int, reach: float) -> bool:
+    """Whether the food at `food` went because the snake got there: its place is in the body, or
+    the head is within one move of it."""
+    if any(_same(food, p) for p in old_body + new_body):
+        return True
+    head = new_body[head_at]
+    return max(abs(head[0] - food[0]), abs(head[1] - food[1])) <= reach + 1e-6
+
+
 def _same(a: tuple, b: tuple) -> bool:
     return abs(a[0] - b[0]) < 1e-6 and abs(a[1] - b[1]) < 1e-6
 
@@ -154,6 +163,7 @@ def steer_to_food(load: Load, scripts: str) -> dict:
     load.start(load.snap())
     head_at = 0  # which end of the list is the head: 0 or -1, learned from the first moves
     moving, pressed, moves = None, None, 0
+    reach = 0.0  # the longest head move seen between two reads
     reached = None  # the state when the head got to the food
     loads = load.loads
     t_end = load.t_ms + EAT_S * 1000
@@ -175,7 +185,12 @@ def steer_to_food(load: Load, scripts: str) -> dict:
             if delta != (0, 0):
                 moves += 1
                 moving = (_sign(delta[0]), _sign(delta[1])) if (delta[0] == 0) != (delta[1] == 0) else moving
-        ate = (new["food"] != state["food"] or len(new["body"]) > len(state["body"])
+            size = max(abs(delta[0]), abs(delta[1]))
+            if not reach or size <= 4 * reach:  # (a jump across the board is a wrap-around, not a move)
+                reach = max(reach, size)
+        # the food went where the head was (food that moves by itself, away from the snake, is not eaten)
+        taken = new["food"] != state["food"] and _taken(state["food"], state["body"], new["body"], head_at, reach)
+        ate = (taken or len(new["body"]) > len(state["body"])
                or (new["score"] is not None and state["score"] is not None and new["score"] > state["score"]))
         if reached is None and ate:
             reached = {"state": state, "moves": moves, "at_s": load.at_s}
