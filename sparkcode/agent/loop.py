@@ -365,8 +365,7 @@ class Agent:
             run.session.log("message", role="assistant", content=turn.reply)
         checked = {c.path for c in verdict.results}
         still = [c for p, c in run.latest.items() if not c.ok and p not in checked]
-        failures = verdict.failures + still
-        problems = bool(turn.errors or turn.tool_failed or failures or turn.runaway)
+        problems = _has_problems(turn, verdict.failures + still)
         lines = list(turn.lines)
         lines += [f"check {c.path}: {'OK' if c.ok else 'FAILED'} — {c.message}" for c in verdict.results]
         lines += [f"still failing (not fixed yet): {c.path} — {c.message[:600]}" for c in still]
@@ -518,11 +517,15 @@ class Agent:
             return False
 
 
+def _has_problems(turn: Turn, failures: list[CheckResult]) -> bool:
+    """Something went back to the model: a malformed reply, a failed tool, a failing check, a runaway."""
+    return bool(turn.errors or turn.tool_failed or failures or turn.runaway)
+
+
 def _clean(turn: Turn, verdict: Verdict) -> bool:
     """The turn's reply was carried out without a problem and every check passed, a behavioural one
     among them, with nothing left that could not be checked here."""
-    return (not (verdict.failures or verdict.missing or turn.errors or turn.tool_failed or turn.runaway)
-            and verdict.behavioural)
+    return not _has_problems(turn, verdict.failures) and not verdict.missing and verdict.behavioural
 
 
 class _OutOfTime(Exception):
