@@ -9,18 +9,15 @@ good the small model's edit is.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
-from sparkcode.server import create_app
 try:  # `tests` is a package when run with the repo root on sys.path, a plain folder otherwise
-    from tests.test_server_support import running
+    from tests.test_server_support import served, serving_model
 except ImportError:
-    from test_server_support import running
+    from test_server_support import served, serving_model
 
 pytestmark = pytest.mark.model
 
@@ -29,9 +26,7 @@ GREET = 'def greet(name):\n    return "Hi " + name\n'
 
 
 def test_aider_edits_a_file_through_the_server(qwen05_path, tmp_path):
-    from sparkcode.backends.local import LocalBackend
     from sparkcode.bench.tasks import AiderContender, aider_command, ensure_aider
-    from sparkcode.engine.core import Engine
     from sparkcode.errors import SparkcodeError
 
     try:
@@ -40,25 +35,18 @@ def test_aider_edits_a_file_through_the_server(qwen05_path, tmp_path):
         if any(w in str(e) for w in ("Temporary failure", "Name or service", "NewConnectionError", "No matching")):
             pytest.skip(f"PyPI is unreachable: {e}")
         raise
-    engine = Engine(MODEL, n_ctx=8192, show_progress=False)
-    try:
-        app = create_app(LocalBackend(engine), max_tokens_cap=512)
-        with running(app) as url:
-            work, hist, home = tmp_path / "work", tmp_path / "history", tmp_path / "aider-home"
-            for d in (work, hist, home):
-                d.mkdir()
-            (work / "greet.py").write_text(GREET)
-            cmd = aider_command(exe, MODEL, f"{url}/v1", "Change greet so that it returns 'Hello, ' + name + '!'",
-                                ["greet.py"], hist, timeout_s=300)
-            t0 = time.monotonic()
-            r = subprocess.run(cmd, cwd=work, env=AiderContender(MODEL)._env(home), stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=420)
-            print(f"aider took {time.monotonic() - t0:.1f}s; output tail: {r.stdout.strip()[-300:]!r}")
-            assert r.returncode == 0, f"aider failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
-            assert "Applied edit to greet.py" in r.stdout, r.stdout[-2000:]
-            assert (work / "greet.py").read_text() != GREET
-            metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
-            served = re.search(r'sparkcode_requests_total\{endpoint="/v1/chat/completions",status="200"\} (\d+)', metrics)
-            assert served and int(served.group(1)) >= 1, metrics[:2000]  # the reply came from this server
-    finally:
-        engine.close()
+    with serving_model(MODEL, n_ctx=8192, max_tokens_cap=512) as (url, _):
+        work, hist, home = tmp_path / "work", tmp_path / "history", tmp_path / "aider-home"
+        for d in (work, hist, home):
+            d.mkdir()
+        (work / "greet.py").write_text(GREET)
+        cmd = aider_command(exe, MODEL, f"{url}/v1", "Change greet so that it returns 'Hello, ' + name + '!'",
+                            ["greet.py"], hist, timeout_s=300)
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, cwd=work, env=AiderContender(MODEL)._env(home), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=420)
+        print(f"aider took {time.monotonic() - t0:.1f}s; output tail: {r.stdout.strip()[-300:]!r}")
+        assert r.returncode == 0, f"aider failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+        assert "Applied edit to greet.py" in r.stdout, r.stdout[-2000:]
+        assert (work / "greet.py").read_text() != GREET
+        assert served(url, "/v1/chat/completions") >= 1  # the reply came from this server

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
-from sparkcode.server import create_app
 try:  # `tests` is a package when run with the repo root on sys.path, a plain folder otherwise
     from tests.client_installs import n8n, node24
-    from tests.test_server_support import running
+    from tests.test_server_support import served, serving_model
 except ImportError:
     from client_installs import n8n, node24
-    from test_server_support import running
+    from test_server_support import served, serving_model
 
 pytestmark = pytest.mark.model
 
@@ -71,12 +68,6 @@ def workflow(wid: str, responses_api: bool, parser: bool = False) -> dict:
             "settings": {"executionOrder": "v1"}}
 
 
-def _served(url: str, endpoint: str) -> int:
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
-    m = re.search(rf'sparkcode_requests_total\{{endpoint="{re.escape(endpoint)}",status="200"\}} (\d+)', text)
-    return int(m.group(1)) if m else 0
-
-
 def _items(r: subprocess.CompletedProcess) -> list[dict]:
     """The chain's output items from `n8n execute --rawOutput` (one JSON document; n8n exits 0 and
     prints only its log when the workflow failed)."""
@@ -88,52 +79,44 @@ def _items(r: subprocess.CompletedProcess) -> list[dict]:
 
 
 def test_n8n_workflows_over_the_responses_api_chat_completions_and_a_structured_parser(qwen05_path, tmp_path):
-    from sparkcode.backends.local import LocalBackend
-    from sparkcode.engine.core import Engine
-
     node = node24()
     exe = n8n(node)
-    engine = Engine(MODEL, n_ctx=8192, show_progress=False)
-    try:
-        app = create_app(LocalBackend(engine), max_tokens_cap=256)
-        with running(app) as url:
-            folder = tmp_path / "n8n-user"
-            folder.mkdir()
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "N8N_"))}
-            env.update(PATH=f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}", N8N_USER_FOLDER=str(folder),
-                       N8N_DIAGNOSTICS_ENABLED="false", N8N_RUNNERS_ENABLED="false", N8N_ENCRYPTION_KEY="sparkcode-test",
-                       N8N_VERSION_NOTIFICATIONS_ENABLED="false", N8N_LOG_LEVEL="info")
+    with serving_model(MODEL, n_ctx=8192) as (url, _):
+        folder = tmp_path / "n8n-user"
+        folder.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "N8N_"))}
+        env.update(PATH=f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}", N8N_USER_FOLDER=str(folder),
+                   N8N_DIAGNOSTICS_ENABLED="false", N8N_RUNNERS_ENABLED="false", N8N_ENCRYPTION_KEY="sparkcode-test",
+                   N8N_VERSION_NOTIFICATIONS_ENABLED="false", N8N_LOG_LEVEL="info")
 
-            def n8n_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-                r = subprocess.run([str(exe), *args], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                                   capture_output=True, text=True, timeout=timeout)
-                assert r.returncode == 0, f"n8n {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
-                return r
+        def n8n_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+            r = subprocess.run([str(exe), *args], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=timeout)
+            assert r.returncode == 0, f"n8n {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+            return r
 
-            cred = tmp_path / "credentials.json"
-            cred.write_text(json.dumps([{**CREDENTIAL, "type": "openAiApi",
-                                         "data": {"apiKey": "sk-local", "url": f"{url}/v1"}}]))
-            flows = tmp_path / "workflows.json"
-            flows.write_text(json.dumps([workflow("sparkcodeResp01", True), workflow("sparkcodeChat01", False),
-                                         workflow("sparkcodeJson01", False, parser=True)]))
-            t0 = time.monotonic()
-            n8n_cli("import:credentials", f"--input={cred}")
-            n8n_cli("import:workflow", f"--input={flows}")
+        cred = tmp_path / "credentials.json"
+        cred.write_text(json.dumps([{**CREDENTIAL, "type": "openAiApi",
+                                     "data": {"apiKey": "sk-local", "url": f"{url}/v1"}}]))
+        flows = tmp_path / "workflows.json"
+        flows.write_text(json.dumps([workflow("sparkcodeResp01", True), workflow("sparkcodeChat01", False),
+                                     workflow("sparkcodeJson01", False, parser=True)]))
+        t0 = time.monotonic()
+        n8n_cli("import:credentials", f"--input={cred}")
+        n8n_cli("import:workflow", f"--input={flows}")
 
-            before = _served(url, "/v1/responses")
-            on = _items(n8n_cli("execute", "--id=sparkcodeResp01", "--rawOutput"))
-            assert on and isinstance(on[0].get("text"), str) and on[0]["text"].strip(), on
-            assert _served(url, "/v1/responses") > before, urllib.request.urlopen(f"{url}/metrics").read().decode()[:3000]  # the switch's default really used our Responses API
+        before = served(url, "/v1/responses")
+        on = _items(n8n_cli("execute", "--id=sparkcodeResp01", "--rawOutput"))
+        assert on and isinstance(on[0].get("text"), str) and on[0]["text"].strip(), on
+        assert served(url, "/v1/responses") > before  # the switch's default really used our Responses API
 
-            before = _served(url, "/v1/chat/completions")
-            off = _items(n8n_cli("execute", "--id=sparkcodeChat01", "--rawOutput"))
-            assert off and isinstance(off[0].get("text"), str) and off[0]["text"].strip(), off
-            assert _served(url, "/v1/chat/completions") > before
+        before = served(url, "/v1/chat/completions")
+        off = _items(n8n_cli("execute", "--id=sparkcodeChat01", "--rawOutput"))
+        assert off and isinstance(off[0].get("text"), str) and off[0]["text"].strip(), off
+        assert served(url, "/v1/chat/completions") > before
 
-            parsed = _items(n8n_cli("execute", "--id=sparkcodeJson01", "--rawOutput"))
-            out = parsed[0].get("output")
-            assert isinstance(out, dict) and isinstance(out.get("city"), str), parsed
-            print(f"n8n: three workflows in {time.monotonic() - t0:.1f}s; responses {on[0]['text'][:60]!r}, "
-                  f"chat {off[0]['text'][:60]!r}, parsed {out!r}")
-    finally:
-        engine.close()
+        parsed = _items(n8n_cli("execute", "--id=sparkcodeJson01", "--rawOutput"))
+        out = parsed[0].get("output")
+        assert isinstance(out, dict) and isinstance(out.get("city"), str), parsed
+        print(f"n8n: three workflows in {time.monotonic() - t0:.1f}s; responses {on[0]['text'][:60]!r}, "
+              f"chat {off[0]['text'][:60]!r}, parsed {out!r}")

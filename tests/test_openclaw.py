@@ -18,13 +18,12 @@ import time
 
 import pytest
 
-from sparkcode.server import create_app
 try:  # `tests` is a package when run with the repo root on sys.path, a plain folder otherwise
     from tests.client_installs import node24, npm_install
-    from tests.test_server_support import running
+    from tests.test_server_support import serving_model
 except ImportError:
     from client_installs import node24, npm_install
-    from test_server_support import running
+    from test_server_support import serving_model
 
 pytestmark = pytest.mark.model
 
@@ -46,34 +45,26 @@ def openclaw_config(base_url: str, workspace: str) -> dict:
 
 
 def test_openclaw_agent_turn_against_chat_completions(qwen05_path, tmp_path):
-    from sparkcode.backends.local import LocalBackend
-    from sparkcode.engine.core import Engine
-
     node = node24()
     root = npm_install("openclaw", OPENCLAW, "node_modules/openclaw/openclaw.mjs", node_bin=node)
-    engine = Engine(MODEL, n_ctx=CTX, show_progress=False)
-    try:
-        app = create_app(LocalBackend(engine), max_tokens_cap=256)
-        with running(app) as url:
-            state, work = tmp_path / "openclaw-state", tmp_path / "work"
-            state.mkdir()
-            work.mkdir()
-            config = state / "openclaw.json"
-            config.write_text(json.dumps(openclaw_config(url, str(work)), indent=2))
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OPENCLAW_"))}
-            env.update(OPENCLAW_STATE_DIR=str(state), OPENCLAW_CONFIG_PATH=str(config), HOME=str(tmp_path))
-            t0 = time.monotonic()
-            r = subprocess.run([str(node), str(root / "node_modules" / "openclaw" / "openclaw.mjs"), "agent", "--local",
-                                "--message", "Reply with the single word: hello", "--json"],
-                               cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=840)
-            print(f"openclaw agent took {time.monotonic() - t0:.1f}s; stdout: {r.stdout.strip()[:300]!r}")
-            assert r.returncode == 0, f"openclaw agent failed ({r.returncode}):\n{r.stderr[-3000:]}"
-            out = json.loads(r.stdout[r.stdout.index("{"):])
-            meta = out["meta"]["agentMeta"]
-            assert meta["provider"] == "sparkcode" and meta["model"] == MODEL, meta
-            assert meta["usage"]["input"] > 5000 and meta["usage"]["output"] >= 1, meta["usage"]
-            assert not out["meta"].get("aborted"), out["meta"]
-            assert out["payloads"] and isinstance(out["payloads"][0]["text"], str), out["payloads"]
-    finally:
-        engine.close()
+    with serving_model(MODEL, n_ctx=CTX) as (url, _):
+        state, work = tmp_path / "openclaw-state", tmp_path / "work"
+        state.mkdir()
+        work.mkdir()
+        config = state / "openclaw.json"
+        config.write_text(json.dumps(openclaw_config(url, str(work)), indent=2))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OPENCLAW_"))}
+        env.update(OPENCLAW_STATE_DIR=str(state), OPENCLAW_CONFIG_PATH=str(config), HOME=str(tmp_path))
+        t0 = time.monotonic()
+        r = subprocess.run([str(node), str(root / "node_modules" / "openclaw" / "openclaw.mjs"), "agent", "--local",
+                            "--message", "Reply with the single word: hello", "--json"],
+                           cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=840)
+        print(f"openclaw agent took {time.monotonic() - t0:.1f}s; stdout: {r.stdout.strip()[:300]!r}")
+        assert r.returncode == 0, f"openclaw agent failed ({r.returncode}):\n{r.stderr[-3000:]}"
+        out = json.loads(r.stdout[r.stdout.index("{"):])
+        meta = out["meta"]["agentMeta"]
+        assert meta["provider"] == "sparkcode" and meta["model"] == MODEL, meta
+        assert meta["usage"]["input"] > 5000 and meta["usage"]["output"] >= 1, meta["usage"]
+        assert not out["meta"].get("aborted"), out["meta"]
+        assert out["payloads"] and isinstance(out["payloads"][0]["text"], str), out["payloads"]

@@ -205,3 +205,30 @@ def running(app, port: int | None = None):
         server.should_exit = True
         thread.join(10)
 
+
+
+@contextlib.contextmanager
+def serving_model(model: str, n_ctx: int, max_tokens_cap: int = 256):
+    """`sparkcode serve` with a real embedded model, on loopback in this process, as the client
+    tests use it: yields (base URL, app); the engine is closed afterwards."""
+    from sparkcode.backends.local import LocalBackend
+    from sparkcode.engine.core import Engine
+    from sparkcode.server import create_app
+
+    engine = Engine(model, n_ctx=n_ctx, show_progress=False)
+    try:
+        app = create_app(LocalBackend(engine), max_tokens_cap=max_tokens_cap)
+        with running(app) as url:
+            yield url, app
+    finally:
+        engine.close()
+
+
+def served(url: str, endpoint: str, status: int = 200) -> int:
+    """How many requests to `endpoint` the server at `url` answered with `status` (from /metrics;
+    101: a WebSocket opened)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    m = re.search(rf'sparkcode_requests_total\{{endpoint="{re.escape(endpoint)}",status="{status}"\}} (\d+)', text)
+    return int(m.group(1)) if m else 0

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..engine.stats import Done
 from . import openai_format as fmt
+from .tool_extract import declared_tools
 from .context import ServerContext
 from .errors import ApiError, from_backend_failure, validation_to_api_error
 from .render import ChatRenderer, Renderer, TextRenderer, render_events, stream_sse
@@ -137,7 +138,7 @@ def openai_router(ctx: ServerContext) -> APIRouter:
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         ctx.check_model(body.model)
         chat = body.to_chat_request(ctx.max_tokens_cap)
-        tools_on, declared = chat.tools is not None, fmt.declared_tools(chat.tools)
+        tools_on, declared = chat.tools is not None, declared_tools(chat.tools)
         cid = fmt.new_id("chatcmpl")
         return await respond(request, chat, body.stream,
                              lambda done: fmt.chat_completion(cid, ctx.model_name, done, tools_on, declared),

@@ -12,7 +12,7 @@ import uuid
 
 from ..engine.chat import ToolCall, parse_tool_calls
 from ..engine.stats import Done
-from .tool_extract import FENCE, bare_tool_calls, declared_tools, fenced_tool_calls  # declared_tools: for the renderers
+from .tool_extract import FENCE, bare_tool_calls, fenced_tool_calls
 
 TOOL_TAG = "<tool_call>"
 

@@ -16,6 +16,7 @@ from typing import AsyncIterator, Protocol
 
 from ..engine.stats import Done, TextDelta
 from . import openai_format as fmt
+from .tool_extract import declared_tools
 from .errors import ApiError, from_backend_failure
 from .scheduler import JobFailed
 
@@ -73,7 +74,7 @@ class ChatRenderer:
     def __init__(self, cid: str, model: str, tools: list[dict] | None, include_usage: bool):
         self.cid, self.model, self.include_usage = cid, model, include_usage
         self.created = int(time.time())
-        self.hold = fmt.ToolCallHoldback(tools is not None, fmt.declared_tools(tools))
+        self.hold = fmt.ToolCallHoldback(tools is not None, declared_tools(tools))
 
     def _chunk(self, delta: dict | None, finish: str | None = None, **extra) -> dict:
         return fmt.chat_chunk(self.cid, self.model, self.created, delta, finish, **extra)

@@ -23,6 +23,7 @@ from pydantic import Field
 from ..backends.base import ChatRequest
 from ..engine.stats import Done
 from . import openai_format as fmt
+from .tool_extract import declared_tools
 from .errors import ApiError
 from .schemas import _Generation
 from .structured import responses_constraint
@@ -253,7 +254,7 @@ class ResponsesRenderer:
     def __init__(self, skeleton: dict, tools: list[dict] | None, on_finish: Callable[[dict], None] | None = None):
         self.skeleton = skeleton
         self.on_finish = on_finish
-        self.hold = fmt.ToolCallHoldback(tools is not None, fmt.declared_tools(tools))
+        self.hold = fmt.ToolCallHoldback(tools is not None, declared_tools(tools))
         self.seq = 0
         self.output: list[dict] = []
         self.msg: dict | None = None
