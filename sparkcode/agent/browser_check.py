@@ -320,6 +320,10 @@ class Load:
     def snap(self) -> dict | None:
         return self._nav_safe(self.page.evaluate, SNAPSHOT_JS)
 
+    def evaluate(self, js: str, arg=None):
+        """Run `js` (a function of `arg`) in the page, through its reloads."""
+        return self._nav_safe(self.page.evaluate, js, arg)
+
     def frame(self) -> str | None:
         return frame_hash(self.snap())
 

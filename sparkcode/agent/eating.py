@@ -104,7 +104,7 @@ class _Reader:
 
     def read(self) -> dict | None:
         """{"body": [[x, y], ...], "food": [x, y], "score": n | None}, or None if the state is gone."""
-        got = self.load._nav_safe(self.load.page.evaluate, READ_JS, self.wanted)
+        got = self.load.evaluate(READ_JS, self.wanted)
         body, food = got.get(self.names["snake"]), got.get(self.names["food"])
         if not body or not food or body["kind"] != "points" or food["kind"] != "point":
             return None
@@ -151,7 +151,7 @@ def _choose(head: tuple, food: tuple, moving: tuple | None) -> tuple:
 
 def steer_to_food(load: Load, scripts: str) -> dict:
     """Steer the head to the food for up to `EAT_S` virtual seconds; what happened, as a dict."""
-    found = load._nav_safe(load.page.evaluate, READ_JS, names_in(scripts))
+    found = load.evaluate(READ_JS, names_in(scripts))
     names = pick(found or {})
     if names is None:
         return {"checked": False, "why": "no list of points named like a snake and point named like food found"}
