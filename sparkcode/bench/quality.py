@@ -334,17 +334,17 @@ def solve(problem: Problem, backend, profile: Profile, modes: list[str], max_tok
     if "agent" in modes:
         examples = extract_examples(problem)
         turns, repaired, chosen = 1, False, 0
-        good, _ = run_examples(program, examples, timeout)
+        # without examples this still runs the definitions: a crash on import is worth a repair
+        good, output = run_examples(program, examples, timeout)
         if not good and candidates > 1:
             replies, t, s = _more_candidates(backend, messages, profile, max_tokens, candidates)
             tokens, secs, turns = tokens + t, secs + s, turns + 1
             for i, text in enumerate(replies, start=1):
-                if run_examples(extract_program(text, problem), examples, timeout)[0]:
-                    reply, program, chosen = text, extract_program(text, problem), i
+                candidate = extract_program(text, problem)
+                if run_examples(candidate, examples, timeout)[0]:
+                    reply, program, chosen, good = text, candidate, i, True
                     break
-        for _ in range(REPAIRS):
-            # without examples this still runs the definitions: a crash on import is worth a repair
-            good, output = run_examples(program, examples, timeout)
+        for attempt in range(REPAIRS):
             if good:
                 break
             messages += [{"role": "assistant", "content": reply},
@@ -357,6 +357,8 @@ def solve(problem: Problem, backend, profile: Profile, modes: list[str], max_tok
                 break
             tokens, secs, turns, repaired = tokens + t, secs + s, turns + 1, True
             program = extract_program(reply, problem)
+            if attempt + 1 < REPAIRS:  # (the last repair is judged by the hidden tests alone)
+                good, output = run_examples(program, examples, timeout)
         ok, why = evaluate(program, problem, timeout)
         out.append(ProblemResult(problem.task_id, profile.name, "agent", ok, why, turns, tokens, secs,
                                  len(examples), repaired, chosen))
