@@ -78,6 +78,26 @@ def test_a_candidate_that_writes_nothing_never_beats_one_that_wrote_code(tmp_pat
     assert out.status == "done" and "a * b" in (a.ws.root / "calc.py").read_text()
 
 
+def test_a_candidate_that_copies_the_file_unchanged_ranks_below_one_that_changed_it(tmp_path):
+    other_wrong = calc("a - b", "a ** b")  # changed, and fails both tests as the copies do
+    a, backend = agent(tmp_path, [BOTH_WRONG, BOTH_WRONG, other_wrong, RIGHT])
+    (a.ws.root / "calc.py").write_text(calc("a - b", "a + b").split("```python\n")[1].split("```")[0])
+    out = a.run("fix calc.py: add and mul are wrong")
+    assert out.status == "done" and len(backend.requests) == 4
+    assert backend.requests[3].messages[-2] == {"role": "assistant", "content": other_wrong}
+
+
+def test_the_other_candidates_spread_from_warm_to_hot():
+    from sparkcode.agent.candidates import CANDIDATE_TEMPERATURE, HOTTEST_CANDIDATE, candidate_samplings
+    from sparkcode.engine.sampling import SamplingParams
+
+    temps = [s.temperature for s in candidate_samplings(SamplingParams(temperature=0.0), 4)]
+    assert temps[0] == 0.0 and temps[1] == CANDIDATE_TEMPERATURE and temps[-1] == HOTTEST_CANDIDATE
+    assert temps == sorted(temps) and len(set(temps)) == 4
+    hot_turn = candidate_samplings(SamplingParams(temperature=1.2), 3)
+    assert all(s.temperature == 1.2 for s in hot_turn)  # never cooler than the turn itself
+
+
 def test_no_candidates_without_a_batching_backend(tmp_path):
     class OneAtATime:  # a backend that streams one reply at a time and cannot batch
         def __init__(self, replies):

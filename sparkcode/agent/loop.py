@@ -294,8 +294,10 @@ class Agent:
         return turn, verdict, more_s
 
     def _score(self, turn: Turn, verdict: Verdict, run: _Run) -> tuple:
-        """How a candidate ranks (lower is better): a reply that wrote nothing last, then `_badness`."""
-        return (turn.runaway or not turn.written, *self._badness(verdict, run))
+        """How a candidate ranks (lower is better): a reply that changed no file last (one that wrote
+        the files as they were changed nothing either: measured, the 1.5B copies a buggy file unchanged),
+        then `_badness`."""
+        return (turn.runaway or not turn.changed, *self._badness(verdict, run))
 
     def _execute(self, actions: list[Action], session: Session, task: str):
         lines: list[str] = []
