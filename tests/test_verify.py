@@ -84,6 +84,45 @@ def test_a_test_still_failing_after_review_is_disputed_and_the_run_is_unverified
     assert "kept the version" not in out.summary  # the version judged is the one left (it ran its tests)
 
 
+BROKEN_TESTS = py("t.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+                         "def test_empty(tmp_path):\n    folder = str(tmp_path)\n    data = folder / 'in.txt'\n"
+                         "    assert mean([]) == 0\n")
+
+
+def test_a_test_that_breaks_in_its_own_code_is_written_again_without_a_review(tmp_path):
+    corrected = py("t.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+                           "def test_empty():\n    assert mean([]) == 0\n")
+    a, backend = make(tmp_path, [FIXED, BROKEN_TESTS, FIXED.replace("return 0\n", "return 0  # v1\n"), corrected])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    ask = backend.requests[3].messages[-1]["content"]
+    assert "fail inside their own code (test_empty)" in ask and "unsupported operand" in ask and "KEEP" not in ask
+    assert "folder /" not in (a.ws.root / TEST_PATH).read_text()
+
+
+def test_a_test_still_broken_after_its_rewrite_no_longer_blocks_and_the_run_is_unverified(tmp_path):
+    v = [FIXED.replace("return 0\n", f"return 0  # v{i}\n") for i in range(3)]
+    a, backend = make(tmp_path, [v[0], BROKEN_TESTS, v[1], "KEEP", v[2]], repair_rounds=5)
+    out = a.run(TASK)
+    assert out.status == "unverified", out.summary
+    assert "test_empty" in out.summary and len(out.turns) == 3  # not obeyed through the remaining rounds
+
+
+def test_only_errors_of_the_tests_own_code_count_as_broken():
+    from sparkcode.agent.pytest_report import own_errors
+
+    def section(name, frames, code, error):
+        return f"_____ {name} _____\n" + "".join(f"{f}: in {name}\n" for f in frames) + f"    {code}\nE   {error}\n"
+
+    t = ".sparkcode/acceptance/test_task.py"
+    report = (section("test_own", [f"/tmp/x/{t}:5"], "data = folder / 'in.txt'", "TypeError: unsupported operand")
+              + section("test_assert", [f"{t}:9"], "assert total == 3", "AssertionError: assert 2 == 3")
+              + section("test_in_code", [f"{t}:12", "stats.py:2"], "return xs / 2", "TypeError: unsupported operand")
+              + section("test_uses_code", [f"{t}:15"], "mean(None) + 1", "TypeError: unsupported operand")
+              + section("test_raises", [f"{t}:18"], "with pytest.raises(ValueError):", "Failed: DID NOT RAISE"))
+    assert own_errors(report, t, {"mean", "stats"}) == {"test_own": "TypeError: unsupported operand"}
+
+
 def test_a_failing_test_of_a_value_the_task_states_is_never_disputed(tmp_path):
     task = "Write stats.py with mean(xs), the average of a list: the mean of [10, 20, 30, 40] is 25.0."
     tests = py("t.py", "from stats import mean\n\n\ndef test_mean_of_four():\n"
@@ -823,6 +862,14 @@ def test_pytest_raises_around_a_child_process_becomes_a_failing_exit_status():
             "    assert _result.returncode != 0\n    assert _result.returncode == 1\n") in out
     assert "with pytest.raises(SystemExit) as e:" in out and "excinfo" not in out
     compile(out, "t.py", "exec")
+    # a run with neither check nor timeout cannot raise CalledProcessError either; what the test reads of
+    # the error (its exit status, its stderr) is read from the run
+    src = ("def test_unknown_id():\n    with pytest.raises(subprocess.CalledProcessError) as e:\n"
+           "        subprocess.run(['python', 'todo.py', 'done', '9'], capture_output=True, text=True)\n"
+           "    assert e.returncode == 1\n    assert e.value.stderr\n")
+    out = fix_raises_around_a_child(src)
+    assert ("    _result = subprocess.run(['python', 'todo.py', 'done', '9'], capture_output=True, text=True)\n"
+            "    assert _result.returncode != 0\n    assert _result.returncode == 1\n    assert _result.stderr\n") in out
 
 
 REFACTOR_FILES = {"utils.py": "def calc_total(xs):\n    return round(sum(xs), 2)\n",

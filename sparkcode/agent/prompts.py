@@ -181,6 +181,13 @@ def acceptance_review(task: str, outline: str, tests: str, failure: str, names: 
             "word KEEP.")
 
 
+def acceptance_broken(task: str, outline: str, tests: str, errors: str, names: list[str]) -> str:
+    return (f"Task:\n{task}\n\nFiles and names in the workspace:\n{outline}\n\nThese acceptance tests:\n```python\n{tests}```\n"
+            f"fail inside their own code ({', '.join(names)}), before they check anything, whatever the program does:\n"
+            f"{errors}\n\nReply with the complete corrected test file in one ```python block: fix those tests, keep "
+            "the others as they are.")
+
+
 def acceptance_failed(output: str) -> str:
     return ("acceptance tests written from the task statement fail (fix the code, not the tests; they live in "
             ".sparkcode/acceptance/):\n" + output)

@@ -58,3 +58,31 @@ def brief(report: str, limit: int = 4) -> list[str]:
         name = m.group(1).rsplit("/", 1)[-1].rsplit("::", 1)[-1]
         out.append(f"{name}: {e[:200]}" if e else name)
     return out[:limit]
+
+
+_FRAME = re.compile(r"^(\S+?):(\d+): in (\w+)$")
+# errors in writing Python rather than failed checks (an assertion, pytest.raises' DID NOT RAISE)
+_OWN_ERRORS = ("NameError", "TypeError", "AttributeError", "UnboundLocalError")
+
+
+def own_errors(report: str, test_file: str, names: set[str]) -> dict[str, str]:
+    """test name -> its error, for each failing test of a `--tb=short` report that broke inside its
+    own code: every frame in `test_file`, a NameError/TypeError/AttributeError, on a line that uses
+    none of `names` (what the tests import from the workspace, its modules and programs). Such a test
+    fails the same whatever the code does (measured: `tmp_dir / "in.txt"` on the str of a
+    TemporaryDirectory, `excinfo.returncode`: every candidate of a to-do CLI failed all 8 tests)."""
+    out: dict[str, str] = {}
+    marks = list(_SECTION.finditer(report))
+    for m, nxt in zip(marks, marks[1:] + [None]):
+        lines = report[m.end(): nxt.start() if nxt else len(report)].strip("\n").splitlines()
+        frames = [i for i, ln in enumerate(lines) if _FRAME.match(ln)]
+        errors = [ln[1:].strip() for ln in lines if ln.startswith("E ") and ln[1:].strip()]
+        if not frames or not errors or not errors[0].startswith(_OWN_ERRORS):
+            continue
+        if not all(_FRAME.match(lines[i]).group(1).endswith(test_file) for i in frames):
+            continue
+        code = " ".join(ln for ln in lines[frames[-1] + 1:] if not ln.startswith("E ") and ln.strip().strip("^~"))
+        if any(re.search(rf"(?<![\w.]){re.escape(n)}\b", code) for n in names):
+            continue
+        out[m.group(1).rsplit("::", 1)[-1]] = errors[0][:300]
+    return out
