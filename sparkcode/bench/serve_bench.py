@@ -7,7 +7,13 @@ One multi-turn coding conversation (greedy, a fixed reply budget) is held three 
   every turn on a new TCP connection (``Connection: close``): what a naive client does;
 - ``http-keepalive``: the same requests over one persistent connection;
 - ``websocket``: a /v1/sessions/ws chat session; the client sends only the new message and
-  the server keeps the history.
+  the server keeps the history;
+- ``responses-full``: POST /v1/responses (streamed) on one connection, the whole conversation
+  as input items every turn, with a tool list (three functions) as agent clients send;
+- ``responses-previous``: the same, but only the new message after the last response's
+  ``previous_response_id`` (the server keeps the conversation);
+- ``responses-websocket``: ``response.create`` messages on one WebSocket at GET /v1/responses,
+  with ``previous_response_id``: Codex's WebSocket mode.
 
 For turn n the client clock starts before it opens anything it needs (connection, socket,
 session start) and stops at the first streamed text (client TTFT) and at the end of the reply
@@ -33,7 +39,17 @@ from pathlib import Path
 
 from .report import append_section, bar_chart, machine, markdown_table, median
 
-MODES = ("http-fresh", "http-keepalive", "websocket")
+CHAT_MODES = ("http-fresh", "http-keepalive", "websocket")
+# the Responses API as Codex uses it: the whole history every turn, only the new input after a
+# previous_response_id, or response.create on one WebSocket (also with previous_response_id)
+RESPONSES_MODES = ("responses-full", "responses-previous", "responses-websocket")
+MODES = CHAT_MODES + RESPONSES_MODES
+# a tool list sent with every Responses request, as agent clients do (the model is not asked to use it)
+TOOLS = [{"type": "function", "name": name, "description": desc, "parameters": {
+    "type": "object", "properties": {k: {"type": "string", "description": k} for k in props}, "required": props}}
+    for name, desc, props in (("shell", "Run a shell command in the workspace and return its output.", ["command"]),
+                              ("read_file", "Read a text file of the workspace.", ["path"]),
+                              ("apply_patch", "Apply a patch to files of the workspace.", ["patch"]))]
 SYSTEM = "You are a concise coding assistant. Answer with short code and at most one sentence."
 TURNS = (
     "Write a Python function slugify(title) that lowercases a title and joins its words with hyphens.",
@@ -44,6 +60,8 @@ TURNS = (
     "Add a max_length parameter that cuts at a word boundary.",
     "Write a short README section showing how to use it.",
     "Summarise the final function's behaviour in one sentence.",
+    "Rename it to make_slug and show the new signature.",
+    "What would make_slug('Hello, World!') return?",
 )
 
 
@@ -224,7 +242,92 @@ class _WsChat:
         self._stack.close()
 
 
+class _Responses:
+    """A streaming /v1/responses client: POST over one keep-alive connection (`full`: every turn
+    sends the whole conversation as input items; `previous`: only the new message, after the last
+    response's id) or response.create messages on one WebSocket at GET /v1/responses (the socket's
+    opening counts toward turn 1). Client TTFT is the first output delta (text or call arguments)."""
+
+    def __init__(self, port: int, mode: str, max_tokens: int):
+        self.port, self.mode, self.max_tokens = port, mode, max_tokens
+        self.items: list[dict] = []
+        self.last_id: str | None = None
+        self.conn: http.client.HTTPConnection | None = None
+        self.ws = None
+        self._stack = contextlib.ExitStack()
+
+    def _body(self, message: str) -> dict:
+        new = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": message}]}
+        body = {"instructions": SYSTEM, "max_output_tokens": self.max_tokens, "temperature": 0,
+                "tools": TOOLS, "store": True}
+        if self.mode == "responses-full":
+            self.items.append(new)
+            return {**body, "input": list(self.items)}
+        return {**body, "input": [new], **({"previous_response_id": self.last_id} if self.last_id else {})}
+
+    def _events(self, body: dict):
+        """(event dict) as they arrive, and the bytes sent."""
+        if self.mode == "responses-websocket":
+            from websockets.sync.client import connect
+
+            if self.ws is None:
+                self.ws = self._stack.enter_context(
+                    connect(f"ws://127.0.0.1:{self.port}/v1/responses", open_timeout=30, max_size=4 << 20))
+            frame = json.dumps({"type": "response.create", **body})
+            self.ws.send(frame)
+            yield len(frame.encode())
+            while True:
+                yield json.loads(self.ws.recv(timeout=600))
+        data = json.dumps({**body, "stream": True}).encode()
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        self.conn.request("POST", "/v1/responses", body=data, headers={"Content-Type": "application/json"})
+        resp = self.conn.getresponse()
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:300]!r}")
+        yield len(data)
+        while True:
+            line = resp.readline()
+            if not line:
+                raise RuntimeError("the stream ended before response.completed")
+            if line.startswith(b"data: "):
+                ev = json.loads(line[6:])
+                if ev.get("type") in ("response.completed", "response.failed"):
+                    resp.read()  # the rest of the stream, so the connection can carry the next request
+                yield ev
+
+    def turn(self, message: str) -> TurnResult:
+        t0 = time.perf_counter()
+        first, text, sent = None, [], 0
+        for ev in self._events(self._body(message)):
+            if isinstance(ev, int):
+                sent = ev
+                continue
+            kind = ev.get("type", "")
+            if kind in ("response.output_text.delta", "response.function_call_arguments.delta") and ev.get("delta"):
+                first = first or time.perf_counter()
+                text.append(ev["delta"] if kind.endswith("text.delta") else "")
+            elif kind in ("response.failed", "error"):
+                raise RuntimeError(json.dumps(ev)[:300])
+            elif kind == "response.completed":
+                break
+        end = time.perf_counter()
+        response = ev["response"]
+        self.last_id = response["id"]
+        if self.mode == "responses-full":
+            self.items += [o for o in response["output"] if o.get("type") in ("message", "function_call")]
+        s = response["sparkcode"]
+        return TurnResult((first or end) - t0, s["ttft_s"], end - t0, s["prompt_tokens"], s["cached_tokens"], sent)
+
+    def close(self) -> None:
+        self._stack.close()
+        if self.conn is not None:
+            self.conn.close()
+
+
 def _client(mode: str, port: int, max_tokens: int):
+    if mode.startswith("responses-"):
+        return _Responses(port, mode, max_tokens)
     if mode == "websocket":
         return _WsChat(port, max_tokens)
     return _HttpChat(port, fresh=(mode == "http-fresh"), max_tokens=max_tokens)
@@ -248,6 +351,7 @@ def add_arguments(p) -> None:
     p.add_argument("--reps", type=int, default=3, help="conversations per client kind (default 3)")
     p.add_argument("--turns", type=int, default=4, help=f"turns per conversation, 1-{len(TURNS)} (default 4)")
     p.add_argument("--max-tokens", type=int, default=64, help="reply budget per turn (default 64)")
+    p.add_argument("--modes", default=",".join(MODES), help=f"client kinds, comma-separated (default all: {','.join(MODES)})")
     p.add_argument("--out", default="docs/BENCHMARKS.md", help="markdown file to append to ('-' = print only)")
 
 
@@ -263,6 +367,10 @@ def main(args) -> int:
     out = getattr(args, "out", "docs/BENCHMARKS.md") or "docs/BENCHMARKS.md"
     if not 1 <= turns <= len(TURNS):
         raise SystemExit(f"--turns must be between 1 and {len(TURNS)}")
+    modes = tuple(m.strip() for m in (getattr(args, "modes", None) or ",".join(MODES)).split(",") if m.strip())
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise SystemExit(f"unknown --modes {', '.join(unknown)}; choose from {', '.join(MODES)}")
 
     backend = LocalBackend.load(getattr(args, "model", None) or "qwen2.5-coder-0.5b", n_ctx=n_ctx,
                                 threads=getattr(args, "threads", None), show_progress=False)
@@ -272,7 +380,7 @@ def main(args) -> int:
         _wait_idle(port)
         _conversation("http-keepalive", port, 1, 8)  # warm-up: first requests pay one-off costs
         for rep in range(reps):
-            order = MODES[rep % len(MODES):] + MODES[:rep % len(MODES)]
+            order = modes[rep % len(modes):] + modes[:rep % len(modes)]
             for mode in order:
                 _wait_idle(port)
                 engine.reset()  # every conversation starts with an empty prefix cache
@@ -284,7 +392,7 @@ def main(args) -> int:
 
     rows = []
     for i in range(turns):
-        for mode in MODES:
+        for mode in modes:
             rows.append([f"{i + 1}", mode, res.med(mode, i, "client_ttft_s") * 1000,
                          res.med(mode, i, "engine_ttft_s") * 1000, res.med(mode, i, "overhead_s") * 1000,
                          res.med(mode, i, "wall_s"), int(res.med(mode, i, "prompt_tokens")),
@@ -292,25 +400,26 @@ def main(args) -> int:
     body = markdown_table(["turn", "client", "client TTFT (ms)", "engine TTFT (ms)", "overhead (ms)",
                            "turn wall (s)", "prompt tok", "cached tok", "bytes sent"], rows)
     last = turns - 1
-    ov = {m: [res.med(m, i, "overhead_s") * 1000 for i in range(turns)] for m in MODES}
+    ov = {m: [res.med(m, i, "overhead_s") * 1000 for i in range(turns)] for m in modes}
     body += ("\n\nOverhead = client-observed TTFT minus the engine's TTFT (prompt rendering, prefill and the "
              "first token, from the response's stats): connection setup, request parsing and validation, "
              "the hand-off to the generation thread, framing, client parsing. Median overhead over turns "
-             + ", ".join(f"{m} **{median(ov[m]):.1f} ms**" for m in MODES)
+             + ", ".join(f"{m} **{median(ov[m]):.1f} ms**" for m in modes)
              + f"; turn {turns} bytes sent: "
-             + ", ".join(f"{m} {int(res.med(m, last, 'sent_bytes'))}" for m in MODES) + ".")
+             + ", ".join(f"{m} {int(res.med(m, last, 'sent_bytes'))}" for m in modes) + ".")
 
     png = None
     if out != "-":
         png = Path(out).resolve().parent / "bench-serve.png"
         groups = [f"overhead t{i + 1} (ms)" for i in range(turns)] + [f"TTFT t{turns} (ms)", f"wall t{turns} (s)"]
-        series = {m: ov[m] + [res.med(m, last, "client_ttft_s") * 1000, res.med(m, last, "wall_s")] for m in MODES}
+        series = {m: ov[m] + [res.med(m, last, "client_ttft_s") * 1000, res.med(m, last, "wall_s")] for m in modes}
         bar_chart(png, f"server overhead per turn ({engine.model_name}, {engine.threads} threads)", groups, series)
     spec = models.spec_for_path(engine.model.path)
-    append_section(out, "Server overhead: HTTP vs keep-alive vs WebSocket session", {
+    append_section(out, "Server overhead per turn: Chat Completions and Responses, HTTP vs WebSocket", {
         "model": spec.title if spec else engine.model_name, "threads": engine.threads, "n_ctx": n_ctx,
         "machine": machine(), "repetitions": reps, "turns": turns, "reply budget": f"{max_tokens} tokens, greedy",
         "server": "in-process uvicorn on 127.0.0.1; client: http.client / websockets (sync)",
+        "clients": ", ".join(modes),
     }, body, png)
     return 0
 
