@@ -186,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--out", default="docs/BENCHMARKS.md")
     from .bench.serve_bench import add_arguments as serve_bench_flags
 
-    serve_bench_flags(bsub.add_parser("serve", help="server overhead per turn: HTTP vs keep-alive vs WebSocket session"))
+    serve_bench_flags(bsub.add_parser("serve", help="server overhead per turn: chat over HTTP, keep-alive and a WebSocket "
+                                                    "session; Responses with full history, previous_response_id and "
+                                                    "WebSocket"))
     from .bench.concurrency import add_arguments as concurrency_bench_flags
 
     concurrency_bench_flags(bsub.add_parser("concurrency", help="N streaming clients at once: aggregate tok/s, TTFT and "
@@ -220,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     candidates_bench_flags(bsub.add_parser("candidates", help="k first attempts decoded together vs one after another: "
                                                               "what the agent's candidates cost"))
+
+    from .bench.structured_bench import add_arguments as structured_bench_flags
+
+    structured_bench_flags(bsub.add_parser("structured", help="fifty JSON-schema requests through the server: how many "
+                                                              "parse and validate, and the grammar's cost per token"))
 
     from .bench.tasks import add_arguments as tasks_bench_flags
 
@@ -451,6 +458,8 @@ def cmd_bench(args) -> int:
         from .bench.restart_bench import main as run
     elif args.bench == "candidates":
         from .bench.candidates_bench import main as run
+    elif args.bench == "structured":
+        from .bench.structured_bench import main as run
     else:
         from .bench.speed_bench import main as run
     return run(args)

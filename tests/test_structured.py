@@ -15,6 +15,8 @@ import pytest
 
 from sparkcode.backends.base import ChatRequest, Constraint
 from sparkcode.backends.openai_http import OpenAIBackend
+from sparkcode.bench.structured_cases import CASES as ALL_CASES
+from sparkcode.bench.structured_cases import S20, SYSTEM, TESTED, obj
 from sparkcode.engine import grammar as g
 from sparkcode.server import create_app
 from sparkcode.server.errors import ApiError
@@ -198,44 +200,7 @@ def test_unsupported_schema_is_a_400_through_the_server():
 
 # -- with the 0.5B ---------------------------------------------------------------------------------
 
-def _obj(props: dict, required: list | None = None, **kw) -> dict:
-    return {"type": "object", "properties": props, "required": list(props) if required is None else required, **kw}
-
-
-S20 = {"type": "string", "maxLength": 20}
-CASES = [  # (request, schema): varied shapes, short answers
-    ("A person named Ada who is 36.", _obj({"name": S20, "age": {"type": "integer"}})),
-    ("The point (3, -1.5).", _obj({"x": {"type": "number"}, "y": {"type": "number"}})),
-    ("Is 7 a prime number?", _obj({"answer": {"type": "boolean"}})),
-    ("The colour of grass.", _obj({"color": {"enum": ["red", "green", "blue"]}})),
-    ("Three prime numbers.", {"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 3}),
-    ("A user called bob who is active.", _obj({"user": _obj({"name": S20}), "active": {"type": "boolean"}})),
-    ("Ada lives in Paris, postcode 75001.",
-     _obj({"person": _obj({"name": S20, "address": _obj({"city": S20, "zip": {"type": "string",
-                                                                           "pattern": "^[0-9]{5}$"}})})})),
-    ("A shopping list: 2 apples and 1 bread.",
-     _obj({"items": {"type": "array", "maxItems": 3, "items": _obj({"name": S20, "qty": {"type": "integer"}})}})),
-    ("The film Alien from 1979.", _obj({"title": S20, "subtitle": S20, "year": {"type": "integer"}},
-                                       ["title", "year"])),
-    ("Ada has no middle name.", _obj({"first": S20, "middle": {"type": ["string", "null"], "maxLength": 20}})),
-    ("The number forty-two.", _obj({"value": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 10}]}})),
-    ("Version 1 of the tool ruff.", _obj({"version": {"const": 1}, "name": S20})),
-    ("A concert on 14 July 2025.", _obj({"event": S20, "date": {"type": "string", "format": "date"}})),
-    ("A new record id.", _obj({"id": {"type": "string", "format": "uuid"}})),
-    ("Product code ABC-123.", _obj({"code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{3}$"}})),
-    ("The pair: name Bob, age 7.", {"type": "array", "prefixItems": [S20, {"type": "integer"}]}),
-    ("Tags for a post about a and b.", _obj({"tags": {"type": "array", "items": {"enum": ["a", "b", "c"]},
-                                                      "minItems": 1, "maxItems": 3}})),
-    ("Two points: (1,2) and (3,4).", {**_obj({"a": {"$ref": "#/$defs/pt"}, "b": {"$ref": "#/$defs/pt"}}),
-                                      "$defs": {"pt": _obj({"x": {"type": "integer"}, "y": {"type": "integer"}})}}),
-    ("Word counts in 'a b a'.", {"type": "object", "additionalProperties": {"type": "integer"}}),
-    ("Log level 2 of 1-3.", _obj({"level": {"enum": [1, 2, 3]}})),
-    ("A password for a test account.", _obj({"password": {"type": "string", "minLength": 8, "maxLength": 16}})),
-    ("A yes inside three levels.", _obj({"a": _obj({"b": _obj({"c": _obj({"d": {"type": "boolean"}})})})})),
-    ("A temperature of 21.5 degrees.", _obj({"celsius": {"type": "number"}, "note": {"type": "string", "maxLength": 12}},
-                                            ["celsius"])),
-]
-SYSTEM = "Answer with JSON only."
+CASES = ALL_CASES[:TESTED]  # varied shapes, short answers (the bench runs all fifty)
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +285,7 @@ def test_constrained_sampling_does_not_speculate(qwen05):
 def test_grammar_state_takes_valid_text_and_refuses_invalid(qwen05):
     """Feed tokenised JSON through the grammar sampler: valid text is allowed token by token and
     may end (EOS allowed); a wrong value is refused at its first token."""
-    schema = _obj({"name": S20, "n": {"type": "integer"}, "tags": {"type": "array", "items": {"enum": ["x", "y"]}}})
+    schema = obj({"name": S20, "n": {"type": "integer"}, "tags": {"type": "array", "items": {"enum": ["x", "y"]}}})
     model = qwen05.model
 
     def run(text: str) -> tuple[bool, bool]:
