@@ -11,7 +11,9 @@ Tests can be wrong too. Each failing test is remembered with the versions of the
 on (a hash of the workspace's files); a test that has failed in ``review_after`` verifications
 (on new versions, or on the same version the model stands by) is shown to the model again with
 the task, the whole test file and the failures — every test due in one generation — and the
-file is either kept or rewritten, at most `max_reviews` times per test. A reviewed test that
+file is either kept or rewritten, at most `max_reviews` times per test. A test that breaks inside
+its own code (`pytest_report.own_errors`) is not reviewed — no code can pass it — but written
+again with its error shown, and disputed at once if it is still broken after that. A reviewed test that
 then fails on `dispute_after` *different* versions of the code is *disputed*: it no longer
 blocks the model, and the run cannot end "done" — it ends "unverified", naming the disputed
 tests (the code or the tests may be wrong). A model that keeps rewriting the same wrong code
