@@ -97,6 +97,7 @@ def test_a_test_that_breaks_in_its_own_code_is_written_again_without_a_review(tm
     assert out.status == "done", out.summary
     ask = backend.requests[3].messages[-1]["content"]
     assert "fail inside their own code (test_empty)" in ask and "unsupported operand" in ask and "KEEP" not in ask
+    assert backend.requests[3].sampling.temperature > 0  # greedy would write the same broken line again
     assert "folder /" not in (a.ws.root / TEST_PATH).read_text()
 
 

@@ -363,16 +363,20 @@ class AcceptanceTests:
         if broken:
             self.note(f"acceptance tests {', '.join(broken)} fail inside their own code: writing them again")
             errors = "\n".join(f"{n}: {self.records[n].broken}" for n in broken)
-            return self._ask_to_rewrite(ctx, broken, errors, prompts.acceptance_broken)
+            # sampled: greedy, the 1.5B wrote the same `tmp_dir / "in.txt"` on a str again, token for token
+            return self._ask_to_rewrite(ctx, broken, errors, prompts.acceptance_broken,
+                                        SamplingParams(temperature=0.7, top_p=0.95, seed=len(self.rewritten)))
         self.note(f"acceptance tests {', '.join(due)} keep failing: reviewing them against the task")
         return self._ask_to_rewrite(ctx, due, digest(failure, 1800))
 
-    def _ask_to_rewrite(self, ctx: VerifyContext, due: list[str], failure: str, ask=prompts.acceptance_review) -> bool:
+    def _ask_to_rewrite(self, ctx: VerifyContext, due: list[str], failure: str, ask=prompts.acceptance_review,
+                        sampling: SamplingParams | None = None) -> bool:
         """Show the test writer the tests, the failing ones and why (`ask`: the prompt, a review by
         default); True if it rewrote the file (KEEP, the same file, or tests that do not test the
         workspace leave it as it is)."""
         reply = self._ask([{"role": "system", "content": prompts.acceptance_system(pages_only(ctx))},
-                           {"role": "user", "content": ask(ctx.task, outline(ctx.ws), self._body(), failure, due)}])
+                           {"role": "user", "content": ask(ctx.task, outline(ctx.ws), self._body(), failure, due)}],
+                          sampling)
         if reply.strip().upper().startswith("KEEP"):
             return False
         new, _ = parse_tests(reply)
