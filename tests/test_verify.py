@@ -74,7 +74,7 @@ def test_a_wrong_acceptance_test_is_reviewed_and_rewritten(tmp_path):
 
 
 def test_a_test_still_failing_after_review_is_disputed_and_the_run_is_unverified_not_done(tmp_path):
-    v = [BUGGY.replace("len(xs)\n", f"len(xs)  # v{i}\n") for i in range(5)]
+    v = [BUGGY.replace("len(xs)\n", f"(len(xs) + 0 * {i})\n") for i in range(5)]  # versions that differ in code
     a, backend = make(tmp_path, [v[0], TESTS, v[1], "KEEP", v[2], v[3], v[4]], repair_rounds=5)
     out = a.run("Write stats.py with mean(xs), the average of a list, and 0 for an empty list.")
     assert out.status == "unverified", out.summary
@@ -102,11 +102,50 @@ def test_a_test_that_breaks_in_its_own_code_is_written_again_without_a_review(tm
 
 
 def test_a_test_still_broken_after_its_rewrite_no_longer_blocks_and_the_run_is_unverified(tmp_path):
-    v = [FIXED.replace("return 0\n", f"return 0  # v{i}\n") for i in range(3)]
+    v = [FIXED.replace("return 0\n", f"return 0 * {i}\n") for i in range(3)]
     a, backend = make(tmp_path, [v[0], BROKEN_TESTS, v[1], "KEEP", v[2]], repair_rounds=5)
     out = a.run(TASK)
     assert out.status == "unverified", out.summary
     assert "test_empty" in out.summary and len(out.turns) == 3  # not obeyed through the remaining rounds
+
+
+def test_a_rewrite_that_changes_only_comments_is_the_same_code(tmp_path):
+    commented = BUGGY.replace("def mean(xs):\n", "def mean(xs):\n    # the average of the list\n")
+    a, backend = make(tmp_path, [BUGGY, TESTS, commented, "KEEP", FIXED], repair_rounds=3)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    told = backend.requests[4].messages[-1]["content"]
+    assert "only comments or layout changed, the code is the same" in told
+    assert "same code again" in told  # the stuck detector saw it too
+    from sparkcode.agent.acceptance import fingerprint
+
+    (tmp_path / "v").mkdir()
+    ws = Workspace(tmp_path / "v")
+    (tmp_path / "v" / "stats.py").write_text("def mean(xs):\n    return sum(xs) / len(xs)\n")
+    before = fingerprint(ws)
+    (tmp_path / "v" / "stats.py").write_text("def mean(xs):  # average\n\n    return sum(xs) / len(xs)\n")
+    assert fingerprint(ws) == before  # not a new version of the code
+    (tmp_path / "v" / "stats.py").write_text("def mean(xs):\n    return sum(xs) / max(len(xs), 1)\n")
+    assert fingerprint(ws) != before
+
+
+def test_code_that_raises_on_import_is_the_codes_fault_not_the_tests(tmp_path):
+    raises = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n\n\nprint(mean([]))\n")
+    raises_too = raises.replace("print(mean([]))", "print(mean([]) + 1)")
+    a, backend = make(tmp_path, [raises, TESTS, raises_too, FIXED])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    assert len(backend.requests) == 4  # no second test writing after two failures: the tests were right
+    told = backend.requests[2].messages[-1]["content"]
+    assert "stats.py:5: in <module>" in told and "ZeroDivisionError" in told
+
+
+def test_passing_tests_that_never_try_a_stated_value_leave_the_run_unverified(tmp_path):
+    task = 'Write stats.py with mean(xs), the average of a list; mean([]) must return 0 and mean("abc") raises TypeError.'
+    a, backend = make(tmp_path, [FIXED, TESTS, TESTS])  # the writer, asked to cover "abc", writes the same tests
+    out = a.run(task)
+    assert out.status == "unverified" and '"abc"' in out.summary, out.summary
+    assert "never use these values" in backend.requests[2].messages[-1]["content"]
 
 
 def test_only_errors_of_the_tests_own_code_count_as_broken():
@@ -128,7 +167,7 @@ def test_a_failing_test_of_a_value_the_task_states_is_never_disputed(tmp_path):
     task = "Write stats.py with mean(xs), the average of a list: the mean of [10, 20, 30, 40] is 25.0."
     tests = py("t.py", "from stats import mean\n\n\ndef test_mean_of_four():\n"
                        "    assert mean([10, 20, 30, 40]) == 25.0\n")
-    v = [py("stats.py", f"def mean(xs):\n    return sum(xs) / (len(xs) + 1)  # v{i}\n") for i in range(5)]
+    v = [py("stats.py", f"def mean(xs):\n    return sum(xs) / (len(xs) + 1 + 0 * {i})\n") for i in range(5)]
     fixed = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n")
     a, backend = make(tmp_path, [v[0], tests, v[1], v[2], v[3], v[4], fixed], repair_rounds=8, max_fresh=0)
     out = a.run(task)
@@ -364,10 +403,10 @@ def test_search_tool_finds_lines_and_stays_in_the_workspace(tmp_path):
 def test_a_wrong_test_is_reviewed_when_the_model_stands_by_its_code(tmp_path):
     wrong = py("t.py", "from stats import mean\n\n\ndef test_empty():\n    assert mean([]) is None\n")
     review = py("t.py", "from stats import mean\n\n\ndef test_empty():\n    assert mean([]) == 0\n")
-    finish = '<tool_call>{"name": "finish", "arguments": {"summary": "mean handles []"}}</tool_call>'
-    a, backend = make(tmp_path, [FIXED, wrong, "It is right.\n" + FIXED, review, finish])
+    a, backend = make(tmp_path, [FIXED, wrong, "It is right.\n" + FIXED, review])
     out = a.run(TASK)
-    assert out.status == "done" and out.summary == "mean handles []", out.summary
+    # the code it stood by passes the reviewed tests: done, with no further turn
+    assert out.status == "done" and len(backend.requests) == 4, out.summary
     assert "keep failing (test_empty)" in backend.requests[3].messages[-1]["content"]
     text = (a.ws.root / TEST_PATH).read_text()
     assert "assert mean([]) == 0" in text and text.startswith("import json")  # the usual imports on top
@@ -814,7 +853,7 @@ def test_a_version_whose_tests_do_not_load_is_not_kept_over_one_that_fails_them(
 
 
 def test_a_fresh_attempt_is_told_the_failing_tests_in_a_line_each_without_their_code_or_path(tmp_path):
-    v = [BUGGY.replace("len(xs)\n", f"len(xs)  # v{i}\n") for i in range(3)]
+    v = [BUGGY.replace("len(xs)\n", f"(len(xs) + 0 * {i})\n") for i in range(3)]
     a, backend = make(tmp_path, [v[0], TESTS, v[1], "KEEP", v[2], FIXED], fresh_after=2)
     out = a.run(TASK)
     assert out.status == "done", out.summary

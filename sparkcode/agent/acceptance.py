@@ -41,7 +41,7 @@ from ..engine.stats import Stats
 from . import browser_check, prompts
 from .checks import CheckResult
 from .examples import stated_examples
-from .names import outline, python_names, renames_in
+from .names import code_key, outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines, own_errors
 from .rename import apply_renames
 from .shell import Limits, run_command
@@ -162,6 +162,12 @@ class AcceptanceTests:
         # (between candidates no test changes: each is judged by the same tests)
         if not ctx.ranking and (self._rewrite_refuted(ctx) or (not result.ok and self._review(ctx, result.message))):
             result = self._run(ctx)
+        untried = [v for v in uncovered_values(ctx.task, self.source or "")
+                   if v in uncovered_values(ctx.task, self.stated or "", all_when_unparsed=True)]
+        if result.ok and untried:  # passing tests that never try what the task states verify less than asked
+            shown = ", ".join(f'"{v}"' for v in untried[:6])
+            result.missing.append(f"the acceptance tests never try the values the task states {shown}: what it says "
+                                  "of them is not verified")
         refuted = sorted(n for n, rec in self.records.items() if rec.refuted)
         if result.ok and refuted:  # set aside as wrong, and not replaced: less was checked than asked
             result.missing.append(f"acceptance tests {', '.join(refuted)} fail on the original code, which the task "
@@ -249,10 +255,14 @@ class AcceptanceTests:
             return CheckResult(TEST_PATH, True, f"acceptance tests pass{fixed}", behavioural=True)
         version = fingerprint(ctx.ws)
         failing = set(_FAILED.findall(r.output)) or {COLLECTION}
+        code_fault = False
         if f"ERROR collecting {TEST_PATH}" in r.output:
-            # the tests do not load: their fault, unless they import a name the task states (the code lacks it)
+            # the tests do not load: their fault, unless they import a name the task states (the code lacks
+            # it) or importing the code raised (measured: a candidate's rle.py raised at import, and the tests,
+            # blamed, were written again twice, 46 s each)
             missing = _MISSING_NAME.findall(r.output)
-            failing = set() if missing and all(_in_task(m, ctx.task) for m in missing) else {COLLECTION}
+            code_fault = bool(missing and all(_in_task(m, ctx.task) for m in missing)) or raised_in_code(r.output, ctx.ws)
+            failing = set() if code_fault else {COLLECTION}
         lines = failing_lines(r.output, TEST_PATH)
         self._against_original(ctx, failing)
         left = {n for n in failing if not self.records.get(n, _TestRecord()).refuted}
@@ -274,7 +284,7 @@ class AcceptanceTests:
                                missing=[f"acceptance tests {', '.join(sorted(failing))} fail on every version of the "
                                         "code even after review: the code or the tests may be wrong"])
         cases = len(failing - set(disputed))
-        if COLLECTION in failing:  # the tests do not even load: every one of them fails (ranks versions)
+        if COLLECTION in failing or code_fault:  # the tests do not even load: every one of them fails (ranks versions)
             cases = max(cases, _count_tests(self.source) + _count_tests(self.stated))
         return CheckResult(TEST_PATH, False, prompts.acceptance_failed(digest(r.output)), behavioural=True,
                            cases_failed=cases)
@@ -472,13 +482,15 @@ def parse_tests(reply: str) -> tuple[str | None, str]:
 _QUOTED = re.compile(r'"([^"\n]{0,40})"')
 
 
-def uncovered_values(task: str, source: str) -> list[str]:
+def uncovered_values(task: str, source: str, all_when_unparsed: bool = False) -> list[str]:
     """The double-quoted values of the task that no string in the tests contains ("" needs an
-    empty string in the tests)."""
+    empty string in the tests). Tests that do not parse cover nothing, or (by default) are not judged."""
     try:
         strings = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     except SyntaxError:
-        return []
+        if not all_when_unparsed:
+            return []
+        strings = []
     out = []
     for v in dict.fromkeys(_QUOTED.findall(task)):
         found = "" in strings if v == "" else any(v.strip() in s for s in strings)
@@ -726,6 +738,15 @@ def tests_the_workspace(source: str, ws: Workspace, task: str = "") -> str:
     return ""
 
 
+_FRAME_FILE = re.compile(r"^([^\s:]+\.py):\d+: in ", re.M)
+
+
+def raised_in_code(report: str, ws: Workspace) -> bool:
+    """A pytest report's traceback passes through the workspace's own code (not the tests)."""
+    files = set(ws.list_files())
+    return any(f in files and not f.startswith(TEST_DIR) for f in _FRAME_FILE.findall(report))
+
+
 def workspace_names(source: str, ws: Workspace) -> set[str]:
     """What tests can use of the workspace: the names they import from its modules, its modules and
     its programs' file names."""
@@ -760,12 +781,18 @@ def _in_task(match: tuple[str, str], task: str) -> bool:
 
 
 def fingerprint(ws: Workspace) -> str:
-    """A hash of the workspace's files (state under .sparkcode/ excluded): one version of the code."""
+    """A hash of the workspace's code (`names.code_key`: a comment is not a new version; state under
+    .sparkcode/ excluded): one version of the code (measured: three copies of cart.py that differed
+    in comments alone made a right test "fail on every version" and the run stop being told)."""
     h = hashlib.sha1()
     for rel in ws.list_files():
         h.update(rel.encode())
         try:
-            h.update((ws.root / rel).read_bytes())
+            data = (ws.root / rel).read_bytes()
         except OSError:
-            pass
+            continue
+        try:
+            h.update(code_key(rel, data.decode()).encode())
+        except UnicodeDecodeError:
+            h.update(data)
     return h.hexdigest()[:16]

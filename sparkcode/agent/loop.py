@@ -377,8 +377,9 @@ class Agent:
 
         if not problems:
             quiet = not turn.actions and not turn.errors
+            # (written, changed or not: a model that stands by its code, now verified, is done)
             if turn.finished or (quiet and run.touched) or (
-                    self.config.auto_finish and turn.changed and not turn.wants_results):
+                    self.config.auto_finish and turn.written and not turn.wants_results):
                 return self._judge(run, turn.summary)
             if quiet:
                 lines = [prompts.NO_ACTION] + ([prompts.UNSAVED_BLOCKS] if "```" in turn.reply else [])

@@ -17,6 +17,18 @@ from typing import Iterator
 from .workspace import Workspace
 
 
+def code_key(rel: str, text: str) -> str:
+    """What of a file counts as its code: a Python file's syntax tree (comments and layout are not
+    code), any other file's text. One judge for "the same code again" (tools, the stuck detector,
+    candidates) and for what counts as a new version of the code (acceptance.fingerprint)."""
+    if rel.endswith(".py"):
+        try:
+            return ast.dump(ast.parse(text))
+        except (SyntaxError, ValueError):
+            pass
+    return text
+
+
 @dataclass(frozen=True)
 class Name:
     path: str

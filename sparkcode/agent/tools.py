@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .merge import restore_dropped
+from .names import code_key
 from .edits import EditBlock, EditMatchError, apply_edit_verbose, parse_edit_blocks, unified_diff
 from .shell import run_command
 from .workspace import ToolError, Workspace
@@ -193,6 +194,8 @@ class Toolbox:
             return ToolResult(True, f"{rel} already has this content; nothing written{note}")
         self.workspace.write_text(path, content)
         diff = unified_diff(old or "", content, rel)
+        if old is not None and code_key(rel, old) == code_key(rel, content):
+            return ToolResult(True, f"wrote {rel}: only comments or layout changed, the code is the same{note}", [], diff)
         verb = "created" if old is None else "wrote"
         return ToolResult(True, f"{verb} {rel} ({_count_lines(content)} lines, {_stat(diff)}){note}", [rel], diff)
 
@@ -233,12 +236,15 @@ class Toolbox:
                 continue
             self.workspace.write_text(rel, new)
             diff = unified_diff(old or "", new, rel)
-            changed.append(rel)
             diffs.append(diff)
+            if old is not None and code_key(rel, old) == code_key(rel, new):
+                lines.append(f"edited {rel}: only comments or layout changed, the code is the same")
+                continue
+            changed.append(rel)
             matched = ", ".join(sorted(set(h for h in hows if h != "exact")))
             note = f"; matched by {matched}" if matched else ""
             lines.append(f"{'created' if old is None else 'edited'} {rel} ({_stat(diff)}{note})")
-        if not changed:
+        if not changed and not diffs:
             return ToolResult(False, "; ".join(lines) or "nothing to change")
         return ToolResult(True, "\n".join(lines), changed, "".join(diffs))
 
