@@ -148,6 +148,21 @@ def test_passing_tests_that_never_try_a_stated_value_leave_the_run_unverified(tm
     assert "never use these values" in backend.requests[2].messages[-1]["content"]
 
 
+def test_tests_for_uncovered_values_are_added_to_the_file_not_written_again():
+    from sparkcode.agent.acceptance import with_new_tests
+
+    src = "import pytest\nfrom roman import to_roman\n\n\ndef test_four():\n    assert to_roman(4) == 'IV'\n"
+    more = ("from roman import from_roman\n\n\n@pytest.mark.parametrize('s', ['ABC'])\ndef test_abc(s):\n"
+            "    with pytest.raises(ValueError):\n        from_roman(s)\n")
+    out = with_new_tests(src, more)
+    assert out.startswith("from roman import from_roman\n") and "def test_four" in out
+    assert "@pytest.mark.parametrize('s', ['ABC'])\ndef test_abc(s):" in out
+    compile(out, "t.py", "exec")
+    whole = src + "\n\ndef test_nine():\n    assert to_roman(9) == 'IX'\n"
+    assert with_new_tests(src, whole) == whole  # a whole file again replaces the old one
+    assert with_new_tests(src, "def test_four():\n    assert True\n") == "def test_four():\n    assert True\n"
+
+
 def test_only_errors_of_the_tests_own_code_count_as_broken():
     from sparkcode.agent.pytest_report import own_errors
 

@@ -215,7 +215,8 @@ class AcceptanceTests:
         if not missing:
             return source
         self.note(f"acceptance tests: adding tests for the stated values {', '.join(repr(v) for v in missing[:5])}")
-        better, _ = parse_tests(self._ask(messages + [{"role": "user", "content": prompts.acceptance_cover(missing)}]))
+        more, _ = parse_tests(self._ask(messages + [{"role": "user", "content": prompts.acceptance_cover(missing)}]))
+        better = more and with_new_tests(source, more)
         if not better or tests_the_workspace(better, ctx.ws, ctx.task) or len(uncovered_values(ctx.task, better)) >= len(missing):
             return source
         return better
@@ -454,6 +455,24 @@ def tested_here(ctx: VerifyContext) -> bool:
     are checked in a browser at all."""
     return any(p.endswith(".py") or (p.endswith((".html", ".htm")) and ctx.browser and not ctx.game)
                for p in ctx.changed)
+
+
+def with_new_tests(source: str, more: str) -> str:
+    """`source` with the test functions of `more` that it lacks appended (and `more`'s imports on
+    top); `more` itself when it is a whole file again (it has every test of `source`)."""
+    def tests(text: str) -> dict[str, ast.AST]:
+        return {n.name: n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")}
+
+    old, new = tests(source), tests(more)
+    if old.keys() <= new.keys():
+        return more
+    lines = more.splitlines()
+    imports = [ast.get_source_segment(more, n) for n in ast.parse(more).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    added = ["\n".join(lines[n.lineno - 1 - len(n.decorator_list):n.end_lineno]) for name, n in new.items() if name not in old]
+    if not added:
+        return source
+    head = "".join(f"{i}\n" for i in imports if i and i not in source)
+    return head + source.rstrip() + "\n\n\n" + "\n\n\n".join(added) + "\n"
 
 
 def parse_tests(reply: str) -> tuple[str | None, str]:

@@ -163,8 +163,8 @@ def acceptance_request(task: str, outline: str) -> str:
 
 def acceptance_cover(values: list[str]) -> str:
     shown = ", ".join(f'"{v}"' for v in values)
-    return (f"Your tests never use these values the task states: {shown}. Reply with the whole test file again, "
-            "with tests for them added (what the task says about each), in one ```python block.")
+    return (f"Your tests never use these values the task states: {shown}. Reply with only the new test functions "
+            "for them (what the task says about each), in one ```python block; they are added to your file.")
 
 
 def acceptance_retry(error: str) -> str:
