@@ -298,7 +298,7 @@ class _Responses:
 
     def turn(self, message: str) -> TurnResult:
         t0 = time.perf_counter()
-        first, text, sent = None, [], 0
+        first, sent = None, 0
         for ev in self._events(self._body(message)):
             if isinstance(ev, int):
                 sent = ev
@@ -306,7 +306,6 @@ class _Responses:
             kind = ev.get("type", "")
             if kind in ("response.output_text.delta", "response.function_call_arguments.delta") and ev.get("delta"):
                 first = first or time.perf_counter()
-                text.append(ev["delta"] if kind.endswith("text.delta") else "")
             elif kind in ("response.failed", "error"):
                 raise RuntimeError(json.dumps(ev)[:300])
             elif kind == "response.completed":
