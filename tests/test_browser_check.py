@@ -261,6 +261,13 @@ def test_an_error_in_a_key_handler_fails(tmp_path):
 def test_js_error_in_a_frame_loop_is_reported_with_its_message(tmp_path):
     v = judge_page(page(tmp_path, JS_ERROR))
     assert not v.ok and has(v.problems, "JavaScript errors when the page runs", "updatePlayer is not defined")
+    # where it was thrown: the function, the line of the HTML file, and that line's code
+    assert has(v.problems, "updatePlayer is not defined in loop(), app.html line 3: `function loop() {"), v.problems
+
+
+def test_an_error_thrown_while_the_page_loads_says_where_too(tmp_path):
+    v = judge_page(page(tmp_path, JS_ERROR.replace("requestAnimationFrame(loop);\n<", "loop();\n<")))
+    assert has(v.problems, "updatePlayer is not defined in loop(), app.html line 3"), v.problems
 
 
 def test_runaway_timers_are_stopped_with_an_error_that_says_so(tmp_path):

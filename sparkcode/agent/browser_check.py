@@ -219,13 +219,36 @@ def is_navigation(e: Exception) -> bool:
     return "Execution context was destroyed" in msg or "navigation" in msg.lower() and "interrupted" in msg.lower()
 
 
+_FRAME = re.compile(r"^\s*at (?:(?P<fn>[\w$.<>]+) \()?(?P<url>file://[^\s()]+?):(?P<line>\d+):\d+\)?\s*$", re.M)
+
+
+def place(stack: str) -> str:
+    """Where in the workspace's own files a JavaScript error was thrown, from its stack: the
+    innermost frame in a file: URL, as "in checkCollision(), index.html line 86: `if (head.x …`"
+    (line numbers of an inline script count from the top of the HTML file). "" if none."""
+    from urllib.parse import unquote, urlparse
+
+    m = _FRAME.search(stack or "")
+    if not m:
+        return ""
+    path, line = Path(unquote(urlparse(m["url"]).path)), int(m["line"])
+    try:
+        source = path.read_text(errors="replace").splitlines()[line - 1].strip()
+    except (OSError, IndexError):
+        source = ""
+    if len(source) > 120:
+        source = source[:117] + "..."
+    fn = f"in {m['fn']}(), " if m["fn"] else ""
+    return f"{fn}{path.name} line {line}" + (f": `{source}`" if source else "")
+
+
 class Load:
     """One load of the page in a fresh browser context: on a paused fake clock (``fake_clock``),
     or in real time. Collects errors, blocked requests, dialogs and the page's own reloads."""
 
     def __init__(self, browser, url: str, op_timeout_s: float, fake_clock: bool = True):
         self.fake_clock = fake_clock
-        self.errors: list[dict] = []  # {"error", "at_s", "after_dialog", "doing"}
+        self.errors: list[dict] = []  # {"error", "at_s", "after_dialog", "doing", "place"}
         self.blocked: list[str] = []
         self.dialogs: list[dict] = []  # {"type", "message", "at_s"}
         self.loads = 0  # load events; more than one: the page reloaded itself (or a form navigated)
@@ -241,7 +264,7 @@ class Load:
         self.ctx.add_init_script(INIT_JS)  # after the clock: its timer guard wraps the fake timers
         self.page = self.ctx.new_page()
         self.page.set_default_timeout(op_timeout_s * 1000)
-        self.page.on("pageerror", lambda e: self._error(f"{e.name or 'Error'}: {e.message}".strip()))
+        self.page.on("pageerror", lambda e: self._error(f"{e.name or 'Error'}: {e.message}".strip(), e.stack or ""))
         self.page.on("console", self._console)
         self.page.on("dialog", self._dialog)
         self.page.on("load", lambda *_: self._loaded())
@@ -259,8 +282,9 @@ class Load:
     def _loaded(self) -> None:
         self.loads += 1
 
-    def _error(self, text: str) -> None:
-        self.errors.append({"error": text, "at_s": self.at_s, "after_dialog": self._dialog_last, "doing": self.doing})
+    def _error(self, text: str, stack: str = "") -> None:
+        self.errors.append({"error": text, "at_s": self.at_s, "after_dialog": self._dialog_last, "doing": self.doing,
+                            "place": place(stack)})
 
     def _console(self, msg) -> None:
         if msg.type == "error":
@@ -315,7 +339,8 @@ class Load:
             msg = str(e).strip()
             if not msg.startswith("Clock.run_for:"):
                 raise
-            self._error(msg.removeprefix("Clock.run_for:").strip().splitlines()[0])
+            text, _, stack = msg.removeprefix("Clock.run_for:").strip().partition("\n")
+            self._error(text, stack)
 
     def snap(self) -> dict | None:
         return self._nav_safe(self.page.evaluate, SNAPSHOT_JS)
@@ -372,7 +397,7 @@ class Load:
             note = (f" — the script looked up {', '.join(missing[:5])}, which no element on the page matches "
                     "(add the element or fix the id)")
             for e in nulls:
-                e["error"] += note
+                e["note"] = note
 
 
 # ---- the old entry point -----------------------------------------------------------------------------

@@ -454,7 +454,8 @@ def _where(e: dict) -> str:
         ctx.append(e["doing"])
     if e.get("after_dialog"):
         ctx.append(f"right after {_a(e['after_dialog'])}() dialog")
-    return e["error"] + (f" ({', '.join(ctx)})" if ctx else "")
+    where = f" {e['place']}" if e.get("place") else ""
+    return e["error"] + where + e.get("note", "") + (f" ({', '.join(ctx)})" if ctx else "")
 
 
 def _a(word: str) -> str:
