@@ -436,3 +436,35 @@ def test_arguments_are_checked_against_the_declared_schema():
     assert bare_tool_calls('{"name": "shell", "arguments": "{\\"cmd\\": [\\"ls\\"]}"}', declared)[0].arguments == {"cmd": ["ls"]}
     text, calls = fenced_tool_calls('a\n```\n{"name": "shell", "arguments": {"cmd": ["ls"]}}\n```\nb', declared)
     assert text.split() == ["a", "b"] and calls[0].arguments == {"cmd": ["ls"]}
+
+
+def _stream_through_holdback(text: str, declared: dict) -> tuple[list[str], tuple]:
+    from sparkcode.server.openai_format import ToolCallHoldback
+
+    hold = ToolCallHoldback(True, declared)
+    sent = [hold.feed(ch) for ch in text]
+    return sent, hold.finish()
+
+
+def test_code_in_a_fence_streams_as_it_is_written_while_a_json_block_is_held():
+    """With tools declared, a ```python block is not held to the end of the reply (it made the
+    Responses TTFT seconds late in bench serve): it streams once its info string shows it cannot
+    be a call; a ```json block, or a bare one whose body opens with {, is held and parsed."""
+    declared = {"get_weather": WEATHER_TOOL["parameters"]}
+    code = "Here:\n```python\nprint(1)\n```\nDone, use ``` for code."
+    sent, (tail, calls, _) = _stream_through_holdback(code, declared)
+    assert not calls and "".join(sent) + tail == code
+    upto = code.index("print(1)") + len("print(1)")
+    assert "".join(sent[:upto]).endswith("print(1)")  # streamed as written, not at finish
+    assert "".join(sent) == code  # all sent before finish, the inline backticks too
+
+    call = 'Python first:\n```\nx = 1\n```\nNow ``` inline, then\n```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```\nDone.'
+    sent, (tail, calls, _) = _stream_through_holdback(call, declared)
+    assert [c["function"]["name"] for c in calls] == ["get_weather"]
+    assert "".join(sent).endswith("then\n") and "x = 1" in "".join(sent) and "Done." in tail
+    bare = 'Sure.\n```\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```'
+    _, (_, calls, _) = _stream_through_holdback(bare, declared)
+    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Oslo"}
+    # without declared functions nothing but a <tool_call> tag holds text
+    sent, _ = _stream_through_holdback(call, {})
+    assert "".join(sent) == call

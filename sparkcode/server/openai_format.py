@@ -80,8 +80,10 @@ class ToolCallHoldback:
     `feed` returns what may be sent now (a trailing partial tag such as ``"<tool"`` is held until
     it is resolved); `finish` parses the held tail into tool calls, or releases it as text. With
     `declared` functions, a reply that opens with ``{`` or ``[`` is held whole too (a call written
-    without the tags), and so is everything from a code fence on (a call in a ```json block);
-    see tool_extract.py.
+    without the tags), and so is everything from a code fence on that may hold a call: a
+    ```` ```json ```` or bare ```` ``` ```` block whose body opens with ``{`` or ``[`` (see
+    tool_extract.py). A fence is held only until its info string and first character show
+    otherwise: a ```` ```python ```` block streams as it is written, to its closing fence.
     """
 
     def __init__(self, enabled: bool, declared: dict[str, dict] | None = None):
@@ -90,6 +92,8 @@ class ToolCallHoldback:
         self.text = ""
         self.sent = 0
         self.held = False
+        self.scan = 0  # fences before this are settled (not calls)
+        self.inside = -1  # in a block that is not a call: look for its closing fence from here
 
     def feed(self, delta: str) -> str:
         self.text += delta
@@ -102,16 +106,56 @@ class ToolCallHoldback:
             if head.startswith(("{", "[")):
                 self.held = True
                 return ""
-        end = len(self.text)
-        if self.enabled:
-            marks = (TOOL_TAG, FENCE) if self.declared else (TOOL_TAG,)
-            found = [i for i in (self.text.find(m, self.sent) for m in marks) if i >= 0]
-            if found:
-                end, self.held = min(found), True
-            else:
-                end -= max(_partial_len(self.text, m) for m in marks)
+        end = self._sendable() if self.enabled else len(self.text)
         out, self.sent = self.text[self.sent:end], max(self.sent, end)
         return out
+
+    def _sendable(self) -> int:
+        """How far the text may be sent: up to a tool tag (then held), a fence that may open a
+        call (held), or a fence or tag not yet resolved (wait)."""
+        text = self.text
+        while True:
+            if self.inside >= 0:  # a block that is not a call: its closing fence ends it
+                close = text.find(FENCE, self.inside)
+                if close < 0:
+                    return self._before_partial(len(text), self.sent)
+                self.scan, self.inside = close + len(FENCE), -1
+            tag = text.find(TOOL_TAG, self.sent)
+            fence = text.find(FENCE, max(self.sent, self.scan)) if self.declared else -1
+            if tag >= 0 and (fence < 0 or tag < fence):
+                self.held = True
+                return tag
+            if fence < 0:
+                return self._before_partial(len(text), self.sent)
+            kind = self._fence_kind(fence)
+            if kind == "call":
+                self.held = True
+                return fence
+            if kind == "open":
+                return fence
+            if text[:fence].rstrip(" \t").endswith("\n") or not text[:fence].strip():
+                self.inside = fence + len(FENCE)  # a code block: stream it to its closing fence
+            else:
+                self.scan = fence + len(FENCE)  # backticks amid a line open no block
+
+    def _fence_kind(self, at: int) -> str:
+        """"call" (a block that may hold a call), "code" (one that cannot), or "open" (not yet known)."""
+        line_end = self.text.find("\n", at + len(FENCE))
+        info = self.text[at + len(FENCE):line_end if line_end >= 0 else len(self.text)].strip()
+        if not ("json".startswith(info) or "JSON".startswith(info)):
+            return "code"
+        if line_end < 0:
+            return "open"
+        if info not in ("", "json", "JSON"):
+            return "code"
+        body = self.text[line_end + 1:].lstrip()
+        if not body:
+            return "open"
+        return "call" if body[0] in "{[" else "code"
+
+    def _before_partial(self, end: int, start: int) -> int:
+        marks = (TOOL_TAG, FENCE) if self.declared else (TOOL_TAG,)
+        return max(start, end - max(_partial_len(self.text, m) for m in marks))
 
     def finish(self) -> tuple[str, list[dict], list[str]]:
         """(text still to send, tool calls, tool-call errors)."""
