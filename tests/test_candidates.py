@@ -85,15 +85,26 @@ def test_a_candidate_that_copies_the_file_unchanged_ranks_below_one_that_changed
     out = a.run("fix calc.py: add and mul are wrong")
     assert out.status == "done" and len(backend.requests) == 4
     assert backend.requests[3].messages[-2] == {"role": "assistant", "content": other_wrong}
+    # the first reply copied the file: the other candidates were drawn hotter, spread up to HOTTEST_CANDIDATE
+    from sparkcode.agent.candidates import CANDIDATE_TEMPERATURE, HOTTEST_CANDIDATE
+
+    assert [r.sampling.temperature for r in backend.requests[1:3]] == [CANDIDATE_TEMPERATURE, HOTTEST_CANDIDATE]
+    (tmp_path / "new").mkdir()
+    a, backend = agent(tmp_path / "new", [BOTH_WRONG, ONE_WRONG, RIGHT])
+    assert a.run("write calc.py with add and mul").status == "done"
+    assert [r.sampling.temperature for r in backend.requests[1:3]] == [CANDIDATE_TEMPERATURE] * 2  # it wrote something new
 
 
-def test_the_other_candidates_spread_from_warm_to_hot():
+def test_the_other_candidates_are_warm_and_spread_hot_when_the_first_reply_copied_the_files():
     from sparkcode.agent.candidates import CANDIDATE_TEMPERATURE, HOTTEST_CANDIDATE, candidate_samplings
     from sparkcode.engine.sampling import SamplingParams
 
-    temps = [s.temperature for s in candidate_samplings(SamplingParams(temperature=0.0), 4)]
+    temps = [s.temperature for s in candidate_samplings(SamplingParams(temperature=0.0), 4, copied=True)]
     assert temps[0] == 0.0 and temps[1] == CANDIDATE_TEMPERATURE and temps[-1] == HOTTEST_CANDIDATE
     assert temps == sorted(temps) and len(set(temps)) == 4
+    warm = candidate_samplings(SamplingParams(temperature=0.0), 4)
+    assert [s.temperature for s in warm[1:]] == [CANDIDATE_TEMPERATURE] * 3
+    assert len({s.seed for s in warm}) == 4  # each its own draw
     hot_turn = candidate_samplings(SamplingParams(temperature=1.2), 3)
     assert all(s.temperature == 1.2 for s in hot_turn)  # never cooler than the turn itself
 

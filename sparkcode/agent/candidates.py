@@ -15,22 +15,26 @@ from ..engine.sampling import SamplingParams
 from ..engine.stats import Done, Stats
 
 CANDIDATE_TEMPERATURE = 0.7
-# the hottest of the other candidates (they spread evenly from CANDIDATE_TEMPERATURE up to it)
-# (measured, fix-shared-cart, 1.5B: the greedy reply and both at 0.7 copied cart.py unchanged; at 1.0,
-# 2 of 6 replies fixed its shared default list)
+# the hottest of the other candidates when the first reply copied the files unchanged (they spread
+# evenly from CANDIDATE_TEMPERATURE up to it). Measured, fix-shared-cart, 1.5B: the greedy reply and
+# both at 0.7 copied cart.py unchanged; at 1.0, 2 of 6 replies fixed its shared default list. But a
+# first reply that did write something new is best answered warm: the README's snake run found a
+# working page at 0.7 in 2 runs of 2, and none in 2 when its third candidate was drawn at 1.0.
 HOTTEST_CANDIDATE = 1.0
 # `sparkcode run`'s default: the first reply, and two more written together only when it fails
 # (`sparkcode bench candidates` in docs/BENCHMARKS.md: what k replies cost together and apart)
 DEFAULT_CANDIDATES = 3
 
 
-def candidate_samplings(base: SamplingParams, k: int, attempt: int = 0) -> list[SamplingParams]:
-    """The first candidate sampled as the turn would be anyway (greedy at the start); the others from
-    `CANDIDATE_TEMPERATURE` up to `HOTTEST_CANDIDATE` (never below the turn's own), top-p 0.95, each
-    with its own seed (a run stays reproducible)."""
+def candidate_samplings(base: SamplingParams, k: int, attempt: int = 0, copied: bool = False) -> list[SamplingParams]:
+    """The first candidate sampled as the turn would be anyway (greedy at the start); the others at
+    `CANDIDATE_TEMPERATURE`, or — when the first reply `copied` the files unchanged — spread from it
+    up to `HOTTEST_CANDIDATE`; never below the turn's own, top-p 0.95, each with its own seed (a
+    run stays reproducible)."""
     out = [base]
+    hottest = HOTTEST_CANDIDATE if copied else CANDIDATE_TEMPERATURE
     for i in range(1, k):
-        heat = CANDIDATE_TEMPERATURE + (HOTTEST_CANDIDATE - CANDIDATE_TEMPERATURE) * (i - 1) / max(1, k - 2)
+        heat = CANDIDATE_TEMPERATURE + (hottest - CANDIDATE_TEMPERATURE) * (i - 1) / max(1, k - 2)
         out.append(SamplingParams(temperature=max(base.temperature, round(heat, 3)), top_p=min(base.top_p, 0.95),
                                   top_k=base.top_k, seed=(base.seed or 0) + 101 * i + 7 * attempt))
     return out

@@ -265,7 +265,7 @@ class Agent:
         deadline = run.t0 + self.config.wall_limit_s
         requests = [ChatRequest(list(messages), max_tokens=budget, sampling=s, speculate=self.config.speculate,
                                 should_stop=lambda g=g: g.tripped or time.perf_counter() > deadline)
-                    for s, g in zip(candidate_samplings(sampling, k, run.fresh)[1:], guards)]
+                    for s, g in zip(candidate_samplings(sampling, k, run.fresh, copied=not first.changed)[1:], guards)]
         self.ui.note(f"the first reply fails its checks: writing {k - 1} more at once; the best of the {k} is kept")
         t0 = time.perf_counter()
         dones = complete_many(self.backend, requests, on_text=lambda i, text: guards[i].feed(text))
