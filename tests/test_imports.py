@@ -51,19 +51,25 @@ def test_a_standard_module_used_without_its_import_is_imported(tmp_path):
                      "        sys.exit(1)\n    return json.dumps(sum(1 for _ in csv.reader(open(path))))\n",
         # `datetime.now()` means the class: `import datetime` would not give it, so nothing is added
         "when.py": "def stamp():\n    return datetime.now()\n",
-        # a workspace module named like a standard one is the workspace's
+        # a workspace module named like a standard one is the workspace's: imported as a workspace module
         "shelve_user.py": "def f():\n    return shelve.thing()\n",
         "shelve.py": "def thing():\n    return 1\n",
+        # a workspace module used with a name it does not define: not guessed
+        "other_user.py": "def h():\n    return shelve.open()\n",
         # used bare (passed around), not as module.attr: not guessed
         "bare.py": "def g():\n    return print(math)\n",
     })
-    notes = add_missing_imports(ws, ["csvsum.py", "when.py", "shelve_user.py", "bare.py"])
+    notes = add_missing_imports(ws, ["csvsum.py", "when.py", "shelve_user.py", "other_user.py", "bare.py"])
     assert sorted(notes) == ["added `import json` to csvsum.py (it used json without importing it)",
-                             "added `import os` to csvsum.py (it used os without importing it)"]
+                             "added `import os` to csvsum.py (it used os without importing it)",
+                             "added `import shelve` to shelve_user.py (it used shelve without importing it)"]
     head = (tmp_path / "csvsum.py").read_text().splitlines()[:4]
     assert head[:2] == ["import csv", "import sys"] and sorted(head[2:]) == ["import json", "import os"]
-    for name in ("when.py", "shelve_user.py", "bare.py"):
+    for name in ("when.py", "other_user.py", "bare.py"):
         assert "import" not in (tmp_path / name).read_text()
+    r = subprocess.run([sys.executable, "-c", "import shelve_user; print(shelve_user.f())"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
     (tmp_path / "data.csv").write_text("a\nb\n")
     r = subprocess.run([sys.executable, "-c", "import csvsum; print(csvsum.total('data.csv'))"], cwd=tmp_path,
                        capture_output=True, text=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sparkcode.agent import browser_check
-from sparkcode.agent.acceptance import TEST_PATH
+from sparkcode.agent.acceptance import TEST_FILE, TEST_FILE_OR_KEEP, TEST_PATH
 from sparkcode.agent.loop import Agent, AgentConfig
 from sparkcode.agent.stuck import RepetitionGuard
 from sparkcode.agent.tools import Toolbox
@@ -56,6 +56,9 @@ def test_a_compile_only_pass_is_not_done_the_failing_acceptance_test_goes_back(t
     assert (a.ws.root / TEST_PATH).is_file() and not (a.ws.root / "test_stats.py").exists()
     assert any(c["path"] == TEST_PATH and c["ok"] and c["behavioural"] for c in out.checks)
     assert out.turns[0].verify_tokens > 0
+    # the writer's reply is held to the shape of a test file; the coding model's is free
+    assert backend.requests[1].constraint is TEST_FILE
+    assert backend.requests[0].constraint is None and backend.requests[2].constraint is None
 
 
 def test_a_wrong_acceptance_test_is_reviewed_and_rewritten(tmp_path):
@@ -69,6 +72,7 @@ def test_a_wrong_acceptance_test_is_reviewed_and_rewritten(tmp_path):
     assert out.status == "done", out.summary
     assert len(out.turns) == 2 and len(backend.requests) == 4
     assert "keep failing (test_empty)" in backend.requests[3].messages[-1]["content"]
+    assert backend.requests[3].constraint is TEST_FILE_OR_KEEP  # a review may answer KEEP
     assert "assert mean([]) == 0" in (a.ws.root / TEST_PATH).read_text()
     assert "is None" not in (a.ws.root / TEST_PATH).read_text()
 
@@ -423,6 +427,7 @@ def test_a_wrong_test_is_reviewed_when_the_model_stands_by_its_code(tmp_path):
     # the code it stood by passes the reviewed tests: done, with no further turn
     assert out.status == "done" and len(backend.requests) == 4, out.summary
     assert "keep failing (test_empty)" in backend.requests[3].messages[-1]["content"]
+    assert backend.requests[3].constraint is TEST_FILE_OR_KEEP  # a review may answer KEEP
     text = (a.ws.root / TEST_PATH).read_text()
     assert "assert mean([]) == 0" in text and text.startswith("import json")  # the usual imports on top
 
@@ -1032,3 +1037,41 @@ def test_tests_with_a_dict_that_repeats_a_key_are_written_again(tmp_path):
     assert out.status == "done", out.summary
     assert "the key 'the' more than once" in backend.requests[2].messages[-1]["content"]
     assert backend.requests[1].sampling.temperature == 0 and backend.requests[2].sampling.temperature > 0  # sampled
+
+
+@pytest.mark.model
+def test_the_test_writers_grammar_holds_a_real_model_to_a_test_file(qwen05):
+    """Asked outright for the module, the 0.5B under `TEST_FILE` still replies with a test file:
+    one python block, imports, then `def test_` first (the 1.5B wrote the module itself in 4 test-
+    writing replies of a bench tasks run); a review under `TEST_FILE_OR_KEEP` may answer KEEP."""
+    from sparkcode.agent.acceptance import parse_tests
+    from sparkcode.backends.base import ChatRequest, collect
+    from sparkcode.backends.local import LocalBackend
+
+    backend = LocalBackend(qwen05)
+    ask = [{"role": "user", "content": "Write rle.py: encode(text) run-length encodes a string, "
+                                       "encode('aaab') == '3a1b'. Reply with the code of rle.py."}]
+    reply = collect(backend, ChatRequest(ask, max_tokens=160, constraint=TEST_FILE, keep_cache=True)).text
+    assert reply.startswith("```python\n"), reply
+    code = reply.removeprefix("```python\n")
+    first_def = code[code.index("def "):]
+    assert first_def.startswith("def test_"), reply
+    assert all(ln.startswith(("import ", "from ", "#", "@")) or not ln.strip()
+               for ln in code[:code.index("def ")].splitlines()), reply
+    if reply.rstrip().endswith("```"):  # finished inside the budget: a file pytest can use
+        assert parse_tests(reply)[0] is not None
+    keep = [{"role": "user", "content": "Are these tests right? Reply with the single word KEEP.\n"
+                                        "def test_x():\n    assert 1 + 1 == 2"}]
+    said = collect(backend, ChatRequest(keep, max_tokens=8, constraint=TEST_FILE_OR_KEEP, keep_cache=True)).text
+    assert said.startswith(("KEEP", "```python\n")), said
+
+
+def test_tests_that_call_workspace_functions_without_importing_them_get_the_import(tmp_path):
+    """Held to a test file, the 1.5B wrote rle's tests calling encode() with no import: the import
+    a single workspace module provides is added (imports.py, as for the code), not the tests refused."""
+    no_import = py("t.py", "import pytest\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+                           "def test_empty():\n    assert mean([]) == 0\n")
+    a, backend = make(tmp_path, [BUGGY, no_import, FIXED])
+    out = a.run(TASK)
+    assert out.status == "done" and len(backend.requests) == 3, out.summary
+    assert "from stats import mean" in (a.ws.root / TEST_PATH).read_text()

@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import components
-from ..backends.base import Backend, ChatRequest, collect
+from ..backends.base import Backend, ChatRequest, Constraint, collect
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Stats
 from . import browser_check, prompts
 from .checks import CheckResult
 from .examples import stated_examples
+from .imports import with_missing_imports
 from .names import code_key, outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines, own_errors
 from .rename import apply_renames
@@ -52,6 +53,18 @@ from .workspace import SKIP_DIRS, Workspace
 TEST_DIR = ".sparkcode/acceptance"
 TEST_PATH = f"{TEST_DIR}/test_task.py"  # what the model wrote
 STATED_PATH = f"{TEST_DIR}/test_stated.py"  # the task's own examples (examples.py), never reviewed
+# What the test writer's reply must look like (an embedded engine enforces it token by token):
+# one ```python block whose first definition is a test, after nothing but imports, decorators,
+# comments and blank lines; a review may answer KEEP instead. Measured, bench tasks: for a new
+# module the 1.5B wrote the module itself in 4 of its test-writing replies (rle twice in a row,
+# durations twice: "import pytest" and then `def encode(text):`), each a generation lost.
+_TEST_FILE_GBNF = r"""
+file ::= "```python\n" preamble "def test_" body
+preamble ::= (("import " | "from " | "#" | "@") [^\n]* "\n" | "\n")*
+body ::= [^`]* "```"
+"""
+TEST_FILE = Constraint("root ::= file" + _TEST_FILE_GBNF)
+TEST_FILE_OR_KEEP = Constraint('root ::= file | "KEEP" [^`]*' + _TEST_FILE_GBNF)
 _BLOCK = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.S)
 _FAILED = re.compile(r"^(?:FAILED|ERROR) \S*?::(\w+)", re.M)
 _PASSED = re.compile(r"^PASSED \S*?::(\w+)", re.M)
@@ -175,9 +188,10 @@ class AcceptanceTests:
         return [result]
 
     # ---- writing ------------------------------------------------------------------------------
-    def _ask(self, messages: list[dict], sampling: SamplingParams | None = None) -> str:
+    def _ask(self, messages: list[dict], sampling: SamplingParams | None = None,
+             constraint: Constraint = TEST_FILE) -> str:
         done = collect(self.backend, ChatRequest(messages, max_tokens=self.max_tokens, sampling=sampling or SamplingParams(),
-                                                 speculate=self.speculate, keep_cache=True))
+                                                 speculate=self.speculate, keep_cache=True, constraint=constraint))
         self.stats.append(done.stats)
         self.log(done.text)
         return done.text
@@ -194,11 +208,7 @@ class AcceptanceTests:
             # a retry is sampled: greedy, shown why its tests were refused, the 1.5B wrote them again
             # token for token (measured: a dict repeating the key "the", twice, and the run unverified)
             reply = self._ask(messages, SamplingParams(temperature=0.7, top_p=0.95, seed=attempt) if attempt else None)
-            source, error = parse_tests(reply)
-            if source:
-                source = drop_unused_made_up_imports(source, ctx.ws, ctx.task)
-                error = tests_the_workspace(source, ctx.ws, ctx.task)
-                source = None if error else source
+            source, error = usable_tests(reply, ctx.ws, ctx.task)
             if source:
                 self._save(ctx.ws, self._cover(ctx, messages + [{"role": "assistant", "content": reply}], source),
                            task=ctx.task)
@@ -387,11 +397,11 @@ class AcceptanceTests:
         workspace leave it as it is)."""
         reply = self._ask([{"role": "system", "content": prompts.acceptance_system(pages_only(ctx))},
                            {"role": "user", "content": ask(ctx.task, outline(ctx.ws), self._body(), failure, due)}],
-                          sampling)
+                          sampling, TEST_FILE_OR_KEEP)
         if reply.strip().upper().startswith("KEEP"):
             return False
-        new, _ = parse_tests(reply)
-        if not new or new.strip() == self._body().strip() or tests_the_workspace(new, ctx.ws, ctx.task):
+        new, _ = usable_tests(reply, ctx.ws, ctx.task)
+        if not new or new.strip() == self._body().strip():
             return False
         self._save(ctx.ws, new, task=ctx.task)
         self.rewritten += [n for n in due if n not in self.rewritten]
@@ -473,6 +483,18 @@ def with_new_tests(source: str, more: str) -> str:
         return source
     head = "".join(f"{i}\n" for i in imports if i and i not in source)
     return head + source.rstrip() + "\n\n\n" + "\n\n\n".join(added) + "\n"
+
+
+def usable_tests(reply: str, ws: Workspace, task: str) -> tuple[str | None, str]:
+    """(the test file a reply holds, "") made ready to run — imports it made up and never uses
+    dropped, the workspace names it uses but forgot to import imported — or (None, why it cannot
+    be used)."""
+    source, error = parse_tests(reply)
+    if not source:
+        return None, error
+    source = with_missing_imports(drop_unused_made_up_imports(source, ws, task), ws)[0]
+    error = tests_the_workspace(source, ws, task)
+    return (None, error) if error else (source, "")
 
 
 def parse_tests(reply: str) -> tuple[str | None, str]:
