@@ -8,13 +8,14 @@ import pytest
 
 from sparkcode.backends.scripted import ScriptedBackend
 from sparkcode.bench import serve_bench
+from sparkcode.bench.local_server import serving
 from sparkcode.server import create_app
 
 
 @pytest.mark.parametrize("mode", serve_bench.MODES)
 def test_each_client_kind_holds_a_conversation(mode):
     backend = ScriptedBackend([f"reply number {i} " * 5 for i in range(3)])
-    with serve_bench._serving(create_app(backend, max_tokens_cap=64)) as port:
+    with serving(create_app(backend, max_tokens_cap=64)) as port:
         turns = serve_bench._conversation(mode, port, 3, 32)
     assert len(turns) == 3 and all(t.client_ttft_s > 0 and t.wall_s >= t.client_ttft_s for t in turns)
     # the model saw the whole conversation every turn, whoever kept it

@@ -9,7 +9,7 @@ import jsonschema
 
 from sparkcode.backends.scripted import ScriptedBackend
 from sparkcode.bench import structured_bench
-from sparkcode.bench.serve_bench import _serving
+from sparkcode.bench.local_server import serving
 from sparkcode.bench.structured_cases import CASES
 from sparkcode.engine import grammar
 from sparkcode.server import create_app
@@ -24,7 +24,7 @@ def test_the_fifty_cases_are_varied_and_enforceable():
 
 def test_modes_send_the_schema_or_not_and_replies_are_judged_against_it():
     backend = ScriptedBackend(['{"name": "Ada", "age": 36}', 'Sure! {"name": "Ada"}', '{"name": "Ada"}'])
-    with _serving(create_app(backend, max_tokens_cap=64)) as port:
+    with serving(create_app(backend, max_tokens_cap=64)) as port:
         good = structured_bench.run_case(port, 0, "schema", "auto", 32)
         prose = structured_bench.run_case(port, 0, "free", "auto", 32)
         partial = structured_bench.run_case(port, 0, "free", "off", 32)

@@ -30,7 +30,6 @@ import ast
 import hashlib
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,31 +264,15 @@ class AcceptanceTests:
             fixed = f" (rewritten after review: {', '.join(self.rewritten)})" if self.rewritten else ""
             return CheckResult(TEST_PATH, True, f"acceptance tests pass{fixed}", behavioural=True)
         version = fingerprint(ctx.ws)
-        failing = set(_FAILED.findall(r.output)) or {COLLECTION}
-        code_fault = False
-        if f"ERROR collecting {TEST_PATH}" in r.output:
-            # the tests do not load: their fault, unless they import a name the task states (the code lacks
-            # it) or importing the code raised (measured: a candidate's rle.py raised at import, and the tests,
-            # blamed, were written again twice, 46 s each)
-            missing = _MISSING_NAME.findall(r.output)
-            code_fault = bool(missing and all(_in_task(m, ctx.task) for m in missing)) or raised_in_code(r.output, ctx.ws)
-            failing = set() if code_fault else {COLLECTION}
-        lines = failing_lines(r.output, TEST_PATH)
+        failing, code_fault = self._failing(r.output, ctx)
         self._against_original(ctx, failing)
         left = {n for n in failing if not self.records.get(n, _TestRecord()).refuted}
         if failing and not left:  # every failing test is one the original code fails too (a refactor's)
             return CheckResult(TEST_PATH, True, "acceptance tests pass but for ones the original code fails",
                                behavioural=True)
         failing = left
-        broken = own_errors(r.output, TEST_PATH, workspace_names(self.source or "", ctx.ws))
-        for name in failing:
-            rec = self.records.setdefault(name, _TestRecord())
-            rec.failed_on.append(version)
-            rec.broken = broken.get(name, "")
-            rec.anchored = rec.anchored or (name in lines and asserts_stated_value(self.source or "", lines[name], ctx.task))
-        # a test still broken after its rewrite is not obeyed: no version of the code can pass it
-        disputed = sorted(n for n, rec in self.records.items() if not rec.anchored and rec.reviews >= self.max_reviews
-                          and (len(set(rec.failed_on)) >= self.dispute_after or (n in failing and rec.broken)))
+        self._remember(failing, r.output, ctx, version)
+        disputed = self._disputed(failing)
         if failing and failing <= set(disputed):  # reviewed, kept, and still failing: not obeyed forever
             return CheckResult(TEST_PATH, True, "acceptance tests pass but for disputed ones", behavioural=True,
                                missing=[f"acceptance tests {', '.join(sorted(failing))} fail on every version of the "
@@ -299,6 +282,36 @@ class AcceptanceTests:
             cases = max(cases, _count_tests(self.source) + _count_tests(self.stated))
         return CheckResult(TEST_PATH, False, prompts.acceptance_failed(digest(r.output)), behavioural=True,
                            cases_failed=cases)
+
+    def _failing(self, output: str, ctx: VerifyContext) -> tuple[set[str], bool]:
+        """(the tests a run failed — `COLLECTION` when the file did not load — and whether the fault
+        is the code's although the tests did not load)."""
+        if f"ERROR collecting {TEST_PATH}" not in output:
+            return set(_FAILED.findall(output)) or {COLLECTION}, False
+        # the tests do not load: their fault, unless they import a name the task states (the code lacks
+        # it) or importing the code raised (measured: a candidate's rle.py raised at import, and the tests,
+        # blamed, were written again twice, 46 s each)
+        missing = _MISSING_NAME.findall(output)
+        code_fault = bool(missing and all(_in_task(m, ctx.task) for m in missing)) or raised_in_code(output, ctx.ws)
+        return (set() if code_fault else {COLLECTION}), code_fault
+
+    def _remember(self, failing: set[str], output: str, ctx: VerifyContext, version: str) -> None:
+        """Each failing test's record: the `version` of the code it failed on, whether it broke in its
+        own code, whether the assertion that failed checks a value the task states."""
+        lines = failing_lines(output, TEST_PATH)
+        broken = own_errors(output, TEST_PATH, workspace_names(self.source or "", ctx.ws))
+        for name in failing:
+            rec = self.records.setdefault(name, _TestRecord())
+            rec.failed_on.append(version)
+            rec.broken = broken.get(name, "")
+            rec.anchored = rec.anchored or (name in lines and asserts_stated_value(self.source or "", lines[name], ctx.task))
+
+    def _disputed(self, failing: set[str]) -> list[str]:
+        """Tests no longer obeyed: reviewed, never anchored to a stated value, and failing on
+        `dispute_after` versions of the code — or still broken after their rewrite (no version of
+        the code can pass them)."""
+        return sorted(n for n, rec in self.records.items() if not rec.anchored and rec.reviews >= self.max_reviews
+                      and (len(set(rec.failed_on)) >= self.dispute_after or (n in failing and rec.broken)))
 
     # ---- guarding against wrong tests ---------------------------------------------------------
     def _against_original(self, ctx: VerifyContext, failing: set[str]) -> None:

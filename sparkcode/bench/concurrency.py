@@ -106,7 +106,7 @@ def main(args) -> int:
     from ..backends.local import LocalBackend
     from ..server import create_app
     from . import llama_server
-    from .serve_bench import _serving
+    from .local_server import serving
 
     counts = [int(c) for c in str(args.clients).split(",") if c.strip()]
     slots = max(counts)
@@ -116,7 +116,7 @@ def main(args) -> int:
     for parallel in (1, slots):
         name = f"sparkcode --parallel {parallel}"
         engine.reset()
-        with _serving(create_app(backend, parallel=parallel, max_queue=64, max_tokens_cap=max(args.max_tokens, 16))) as port:
+        with serving(create_app(backend, parallel=parallel, max_queue=64, max_tokens_cap=max(args.max_tokens, 16))) as port:
             results[name] = _measure(port, counts, args.rounds, args.max_tokens, engine.model_name, name)
     peer = None
     if not args.no_peer and llama_server.binary().is_file():

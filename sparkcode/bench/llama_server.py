@@ -8,7 +8,6 @@ cores); install and tests never do.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tarfile
@@ -21,6 +20,7 @@ import httpx
 from .. import models
 from ..engine.llama import extra_buffers_ok
 from ..errors import SparkcodeError
+from .local_server import free_port
 
 VERSION = "0.3.36"
 
@@ -55,12 +55,6 @@ def build(jobs: int = 2) -> Path:
     return binary()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LlamaServer:
     def __init__(self, proc: subprocess.Popen, port: int):
         self.proc, self.port = proc, port
@@ -70,7 +64,7 @@ class LlamaServer:
     def start(cls, model_path: Path, threads: int, extra: list[str]) -> "LlamaServer":
         if not binary().is_file():
             raise SparkcodeError("llama-server is not built: run `sparkcode bench llama-server` first (~5 min)")
-        port = _free_port()
+        port = free_port()
         if not extra_buffers_ok():  # the same weight layout as our engine (see extra_buffers_ok)
             extra = ["--no-repack", *extra]
         proc = subprocess.Popen([str(binary()), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port),

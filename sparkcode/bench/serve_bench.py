@@ -31,12 +31,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .local_server import serving, wait_idle
 from .report import append_section, bar_chart, machine, markdown_table, median
 
 CHAT_MODES = ("http-fresh", "http-keepalive", "websocket")
@@ -92,49 +91,6 @@ class Results:
 
 
 # ---------------------------------------------------------------------------- server
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _serving(app):
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           ws_max_size=4 << 20))
-    thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the benchmark server did not start")
-        time.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(15)
-
-
-def _wait_idle(port: int, timeout: float = 60) -> None:
-    """Until the scheduler has finished the last job (so the engine may be touched from here)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            conn.request("GET", "/health")
-            h = json.loads(conn.getresponse().read())
-        finally:
-            conn.close()
-        if h["in_flight"] == 0 and h["queue_depth"] == 0:
-            return
-        time.sleep(0.02)
-    raise RuntimeError("the server did not become idle")
-
 
 # ---------------------------------------------------------------------------- clients
 
@@ -375,13 +331,13 @@ def main(args) -> int:
                                 threads=getattr(args, "threads", None), show_progress=False)
     engine = backend.engine
     res = Results(turns)
-    with _serving(create_app(backend, max_tokens_cap=max(max_tokens, 16))) as port:
-        _wait_idle(port)
+    with serving(create_app(backend, max_tokens_cap=max(max_tokens, 16))) as port:
+        wait_idle(port)
         _conversation("http-keepalive", port, 1, 8)  # warm-up: first requests pay one-off costs
         for rep in range(reps):
             order = modes[rep % len(modes):] + modes[:rep % len(modes)]
             for mode in order:
-                _wait_idle(port)
+                wait_idle(port)
                 engine.reset()  # every conversation starts with an empty prefix cache
                 for i, r in enumerate(_conversation(mode, port, turns, max_tokens)):
                     res.add(mode, i, r)

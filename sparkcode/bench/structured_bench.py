@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .report import append_section, bar_chart, machine, markdown_table, median
-from .serve_bench import _serving, _wait_idle
+from .local_server import serving, wait_idle
 from .structured_cases import CASES, SYSTEM
 
 MODES = ("schema", "free")
@@ -107,8 +107,8 @@ def main(args) -> int:
     backend = LocalBackend.load(args.model, threads=args.threads, show_progress=False)
     engine = backend.engine
     replies: list[Reply] = []
-    with _serving(create_app(backend, max_tokens_cap=max(args.max_tokens, 16))) as port:
-        _wait_idle(port)
+    with serving(create_app(backend, max_tokens_cap=max(args.max_tokens, 16))) as port:
+        wait_idle(port)
         run_case(port, 0, "free", args.speculate, 8)  # warm-up: one-off costs
         for i in range(n):
             for mode in (MODES if i % 2 == 0 else MODES[::-1]):

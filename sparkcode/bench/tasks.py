@@ -50,7 +50,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,7 @@ from typing import Callable, Iterable
 from ..agent.candidates import DEFAULT_CANDIDATES
 from ..agent.names import files_named
 from ..errors import SparkcodeError
+from .local_server import free_port
 
 TASKS_DIR = Path(__file__).resolve().parent / "data" / "tasks"
 DEFAULT_CONTENDERS = "sparkcode:spark,aider"
@@ -329,12 +329,6 @@ def ensure_aider(venv: Path | None = None, version: str = AIDER_VERSION,
     return exe
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def aider_command(exe: str | Path, model_id: str, api_base: str, message: str, files: list[str],
                   history_dir: Path, edit_format: str = AIDER_EDIT_FORMAT, api_key: str = "x",
                   timeout_s: float | None = None) -> list[str]:
@@ -407,7 +401,7 @@ class AiderContender:
         self.exe = ensure_aider(self.venv)
         if self.remote_base:
             return
-        port = _free_port()
+        port = free_port()
         cmd = [sys.executable, "-m", "sparkcode.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--model", self.model, "--speculate", self.speculate]
         if self.threads:
