@@ -153,17 +153,3 @@ def test_pages_are_ranked_by_how_many_problems_they_have(tmp_path):
     assert len(backend.requests) == 4
     assert backend.requests[3].messages[-2]["content"] == page(1)  # the one with the fewest problems was kept
     assert out.status == "unverified" and "lib0.js" not in (a.ws.root / "game.html").read_text()
-
-
-def test_a_repair_that_changes_nothing_and_fails_draws_more_hotter(tmp_path):
-    """The 1.5B answered durations' failing tests by writing the file again unchanged, greedy,
-    turn after turn: such a repair draws k - 1 more at once, spread hot (the first copied)."""
-    from sparkcode.agent.candidates import CANDIDATE_TEMPERATURE, HOTTEST_CANDIDATE
-
-    a, backend = agent(tmp_path, [BOTH_WRONG, BOTH_WRONG, BOTH_WRONG, BOTH_WRONG, RIGHT, SYNTAX])
-    out = a.run("write calc.py with add and mul")
-    assert out.status == "done" and len(out.turns) == 2 and len(backend.requests) == 6, out.summary
-    assert "a * b" in (a.ws.root / "calc.py").read_text() and not (a.ws.root / "notes.txt").exists()
-    repair = backend.requests[3]
-    assert all(r.messages == repair.messages for r in backend.requests[4:])  # the same repair prompt
-    assert [r.sampling.temperature for r in backend.requests[4:]] == [CANDIDATE_TEMPERATURE, HOTTEST_CANDIDATE]

@@ -3,8 +3,7 @@
 - **act** (`_act`): the backend streams a reply (cut early if it starts repeating itself);
   `actions.parse_reply` turns it into tool calls; the `Toolbox` runs them (the workspace is
   checkpointed before the first change). The result is one typed `Turn`. When an attempt's
-  first reply fails its checks, or a later one fails having changed nothing, more are drawn at
-  once and the best-checked one kept (`_best_of`).
+  first reply fails its checks, more are drawn at once and the best-checked one kept (`_best_of`).
 - **verify** (`verify.run_verifiers`): small verifiers behind one Protocol — file checks
   (syntax, pages played in Chromium, the workspace's tests), the API guard, the rename search,
   and acceptance tests the model wrote from the task statement (`acceptance.py`).
@@ -170,13 +169,12 @@ class Agent:
                 # (a fresh start must sample too, or it writes the first attempt again)
                 stuck_or_fresh = run.stuck.sampling_needed or run.fresh
                 sampling = unstick_sampling(cfg.sampling, n, run.fresh) if stuck_or_fresh else cfg.sampling
-                k = self._candidates(run)
-                start = len(messages) == run.base  # nothing answered since the task: the first turn, a fresh start
+                k = self._candidates(messages, run)
                 before = self._as_now(run) if k > 1 else None  # where the other candidates would start from
                 turn = self._act(messages, budget, sampling, run)
                 t_verify = time.perf_counter()
-                verdict = self._verify(turn, run, ranking=k > 1 and start)
-                if before is not None and not _clean(turn, verdict) and (start or not turn.changed):
+                verdict = self._verify(turn, run, ranking=k > 1)
+                if before is not None and not _clean(turn, verdict):
                     turn, verdict, more_s = self._best_of(turn, verdict, before, messages, budget, sampling, run, k)
                     t_verify += more_s  # the other candidates' generation is model time, not verification
                 self._keep_if_best(n, turn, verdict, run)
@@ -191,14 +189,12 @@ class Agent:
             return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached during a turn")
 
     # ---- act ----------------------------------------------------------------------------
-    def _candidates(self, run: _Run) -> int:
-        """How many replies a turn may draw: `candidates` where the backend decodes them together
-        and the workspace can be put back between them; else one. They are drawn when the first
-        reply fails its checks at the start of an attempt (the first turn, a fresh start), or later
-        when it fails and changed nothing (measured: durations' repair turns wrote the file again
-        unchanged, greedy, turn after turn, until the stuck detector threw the attempt away)."""
+    def _candidates(self, messages: list[dict], run: _Run) -> int:
+        """How many replies to draw for this turn: `candidates` at the start of an attempt (nothing
+        answered since the task: the first turn, a fresh start), where the backend decodes them
+        together and the workspace can be put back between them; else one."""
         k = self.config.candidates
-        if k <= 1 or not self.ws.can_write or not batches(self.backend):
+        if k <= 1 or len(messages) != run.base or not self.ws.can_write or not batches(self.backend):
             return 1
         return k
 
@@ -254,8 +250,7 @@ class Agent:
 
     def _best_of(self, first: Turn, verdict: Verdict, before: "_Before", messages: list[dict], budget: int,
                  sampling: SamplingParams, run: _Run, k: int) -> tuple[Turn, Verdict, float]:
-        """The first reply of an attempt, or a repair that changed nothing, failed its checks: draw
-        k - 1 more at once (candidates.py,
+        """The first reply of an attempt failed its checks: draw k - 1 more at once (candidates.py,
         decoded together), carry out each on the files as they were before the first, check it,
         and keep the one of all k whose checks fail least; the first that passes every check ends
         the search. Candidates are checked as they are (no test is reviewed between them, so each
