@@ -10,15 +10,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-import uvicorn
 
 from sparkcode.backends.base import ChatRequest
+from sparkcode.bench.local_server import free_port, serving  # noqa: F401 (free_port: for the tests that import it from here)
 from sparkcode.engine.stats import Done, Stats, TextDelta
 
 WEATHER_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
@@ -181,30 +180,11 @@ class FakeBatchBackend(FakeBackend):
         return FakeBatch(self, n_slots)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running(app, port: int | None = None):
     """Run `app` with uvicorn on 127.0.0.1 in a background thread; yields the base URL."""
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
+    with serving(app, port, ws_max_size=16 << 20) as port:  # uvicorn's own default
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
 
 
 @contextlib.contextmanager

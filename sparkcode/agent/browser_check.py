@@ -22,6 +22,7 @@ through its DOM (``body.innerHTML``), and its game board, if one is named so, is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -34,6 +35,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from ..errors import SparkcodeError
 
@@ -222,18 +224,22 @@ def is_navigation(e: Exception) -> bool:
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[\w$.<>]+) \()?(?P<url>file://[^\s()]+?):(?P<line>\d+):\d+\)?\s*$", re.M)
 
 
+@functools.lru_cache(maxsize=16)
+def _source_lines(path: Path, mtime_ns: int) -> tuple[str, ...]:
+    """A page's lines, read once per version (an error thrown in every frame is placed every frame)."""
+    return tuple(path.read_text(errors="replace").splitlines())
+
+
 def place(stack: str) -> str:
     """Where in the workspace's own files a JavaScript error was thrown, from its stack: the
     innermost frame in a file: URL, as "in checkCollision(), index.html line 86: `if (head.x …`"
     (line numbers of an inline script count from the top of the HTML file). "" if none."""
-    from urllib.parse import unquote, urlparse
-
     m = _FRAME.search(stack or "")
     if not m:
         return ""
     path, line = Path(unquote(urlparse(m["url"]).path)), int(m["line"])
     try:
-        source = path.read_text(errors="replace").splitlines()[line - 1].strip()
+        source = _source_lines(path, path.stat().st_mtime_ns)[line - 1].strip()
     except (OSError, IndexError):
         source = ""
     if len(source) > 120:

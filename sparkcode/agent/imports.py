@@ -10,9 +10,10 @@ a standard-library module having every attribute used (``os.path.exists`` with n
 measured: csvsum.py failed every test with that NameError through six turns, the model repeating
 "the os module is imported correctly") gets ``import name``, unless a workspace module has that
 name; so does one that is a top-level workspace module defining every attribute used
-(``durations.parse_duration`` in a test file with no ``import durations``). Anything ambiguous is left for the model and the tests. The acceptance tests get the same
-(`with_missing_imports`; measured: held to a test file, the 1.5B wrote rle's tests calling
-`encode` with no `from rle import encode`, and they were refused as testing nothing of the workspace).
+(``durations.parse_duration`` in a test file with no ``import durations``). Anything ambiguous
+is left for the model and the tests. The acceptance tests get the same (`with_missing_imports`;
+measured: held to a test file, the 1.5B wrote rle's tests calling `encode` with no
+`from rle import encode`, and they were refused as testing nothing of the workspace).
 """
 
 from __future__ import annotations
@@ -107,18 +108,21 @@ def _insert_line(tree: ast.Module) -> int:
     return at
 
 
-def with_missing_imports(text: str, ws: Workspace, me: str = "",
-                         providers: dict[str, list[str]] | None = None) -> tuple[str, list[str]]:
-    """(`text` with the imports it forgot added, the import lines added) for Python source `text`
-    (module `me` of the workspace, or none: a test file outside it); unchanged if it does not parse."""
+def with_missing_imports(text: str, ws: Workspace) -> tuple[str, list[str]]:
+    """(`text` with the imports it forgot added, the import lines added) for Python source that is
+    not a workspace module (a test file); unchanged if it does not parse."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
         return text, []
     missing = _unbound(tree)
-    if not missing:
-        return text, []
-    providers = providers if providers is not None else _providers(ws)
+    return _with_imports(text, tree, missing, ws, "", _providers(ws)) if missing else (text, [])
+
+
+def _with_imports(text: str, tree: ast.Module, missing: list[str], ws: Workspace, me: str,
+                  providers: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """`text` (module `me`, parsed as `tree`) with an import for each `missing` name the workspace
+    or the standard library settles, and those import lines."""
     ws_modules = {Path(f).stem for f in ws.list_files() if f.endswith(".py")}
     imports = []
     parents: dict[int, ast.AST] | None = None
@@ -147,10 +151,11 @@ def add_missing_imports(ws: Workspace, changed: list[str]) -> list[str]:
     providers = None
     notes = []
     for rel, text, tree in parsed_python(ws, changed):
-        if not _unbound(tree):
+        missing = _unbound(tree)
+        if not missing:
             continue
         providers = providers if providers is not None else _providers(ws)
-        fixed, imports = with_missing_imports(text, ws, Path(rel).stem, providers)
+        fixed, imports = _with_imports(text, tree, missing, ws, Path(rel).stem, providers)
         if not imports:
             continue
         ws.write_text(rel, fixed)

@@ -1,4 +1,4 @@
-"""Servers a benchmark starts on this machine: a free TCP port, sparkcode's app served in this
+"""Servers a benchmark (and the test suite) starts on this machine: a free TCP port, sparkcode's app served in this
 process by uvicorn on 127.0.0.1 (`serving`), and waiting until its scheduler is idle (`wait_idle`)."""
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(app):
-    """Serve `app` on a free port of 127.0.0.1 in a thread; yields the port."""
+def serving(app, port: int | None = None, ws_max_size: int = 4 << 20):
+    """Serve `app` on 127.0.0.1 (`port`, or a free one) in a thread; yields the port."""
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           ws_max_size=4 << 20))
+                                           ws_max_size=ws_max_size))
     thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -12,7 +12,7 @@ import uuid
 
 from ..engine.chat import ToolCall, parse_tool_calls
 from ..engine.stats import Done
-from .tool_extract import FENCE, bare_tool_calls, fenced_tool_calls
+from .tool_extract import CALL_FENCE_INFO, FENCE, bare_tool_calls, fenced_tool_calls
 
 TOOL_TAG = "<tool_call>"
 
@@ -133,7 +133,7 @@ class ToolCallHoldback:
                 return fence
             if kind == "open":
                 return fence
-            if text[:fence].rstrip(" \t").endswith("\n") or not text[:fence].strip():
+            if not text[text.rfind("\n", 0, fence) + 1:fence].strip():
                 self.inside = fence + len(FENCE)  # a code block: stream it to its closing fence
             else:
                 self.scan = fence + len(FENCE)  # backticks amid a line open no block
@@ -142,11 +142,9 @@ class ToolCallHoldback:
         """"call" (a block that may hold a call), "code" (one that cannot), or "open" (not yet known)."""
         line_end = self.text.find("\n", at + len(FENCE))
         info = self.text[at + len(FENCE):line_end if line_end >= 0 else len(self.text)].strip()
-        if not ("json".startswith(info) or "JSON".startswith(info)):
-            return "code"
-        if line_end < 0:
-            return "open"
-        if info not in ("", "json", "JSON"):
+        if line_end < 0:  # the info string may still grow into one of a call's
+            return "open" if any(i.startswith(info) for i in CALL_FENCE_INFO) else "code"
+        if info not in CALL_FENCE_INFO:
             return "code"
         body = self.text[line_end + 1:].lstrip()
         if not body:

@@ -18,7 +18,8 @@ import re
 from ..engine.chat import ToolCall
 
 FENCE = "```"
-_FENCED = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.S)
+CALL_FENCE_INFO = ("", "json", "JSON")  # the info strings of a fenced block that may hold a call
+_FENCED = re.compile(r"```(?:" + "|".join(i for i in CALL_FENCE_INFO if i) + r")?[ \t]*\n(.*?)\n?[ \t]*```", re.S)
 _TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "array": (list,),
           "object": (dict,), "null": (type(None),)}
 
