@@ -406,6 +406,19 @@ def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
     assert not any("again\n" in m["content"] for m in backend.requests[5].messages if m["role"] == "assistant")
 
 
+def test_a_stuck_attempt_is_abandoned_for_a_fresh_start_at_the_second_sign(tmp_path):
+    # turn 2 copies the failing file (noted), turn 3 copies the whole reply: the attempt is abandoned
+    # at once for a fresh start from the task, not rewound for one more turn of the same attempt
+    a, backend = make(tmp_path, [BUGGY, TESTS, "again\n" + BUGGY, "KEEP", "again\n" + BUGGY, FIXED],
+                      repair_rounds=10, fresh_after=10)
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    fresh = backend.requests[5]
+    assert [m["role"] for m in fresh.messages] == ["system", "user"] and fresh.sampling.temperature > 0
+    assert "earlier attempt" in fresh.messages[1]["content"]
+    assert len(backend.requests) == 6  # no further turn of the stuck attempt
+
+
 def test_search_tool_finds_lines_and_stays_in_the_workspace(tmp_path):
     (tmp_path / "ws").mkdir()
     (tmp_path / "ws" / "a.py").write_text("x = 1\ndef old():\n    pass\n")

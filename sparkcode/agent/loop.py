@@ -8,7 +8,8 @@
   (syntax, pages played in Chromium, the workspace's tests), the API guard, the rename search,
   and acceptance tests the model wrote from the task statement (`acceptance.py`).
 - **decide** (`_decide`): failures go back to the model as the next user message; the
-  `StuckDetector` escalates when the model repeats itself (note -> sample -> rewind -> give up);
+  `StuckDetector` escalates when the model repeats itself (note -> sample -> abandon the attempt
+  for a fresh start, or rewind when none is left -> give up);
   a clean turn that finished (or wrote and passed) ends the run.
 
 Every way a run ends is an explicit `Outcome.status`:
@@ -389,12 +390,12 @@ class Agent:
         # taken as len - 1 pointed at the task message, and a later rewind left the system prompt alone)
         here = at if at is not None else len(messages) - (0 if turn.runaway else 1)
         esc = run.stuck.observe(reason if problems else None, here)
+        if esc.action in ("abandon", "give_up") and self._start_afresh(messages, run, f"stuck: {prompts.STUCK[esc.reason]}"):
+            return None
         if esc.action == "give_up":
-            if self._start_afresh(messages, run, f"stuck: {prompts.STUCK[esc.reason]}"):
-                return None
             return self._end(run, "gave_up", f"stuck: {prompts.STUCK[esc.reason]}")
-        if esc.action == "rewind" or turn.runaway:
-            keep = max(esc.rewind_to if esc.action == "rewind" else len(messages), run.base)  # the task stays
+        if esc.action in ("rewind", "abandon") or turn.runaway:
+            keep = max(esc.rewind_to if esc.rewind_to is not None else len(messages), run.base)  # the task stays
             del messages[keep:]
             run.session.log("rewind", keep=keep)
             return None  # a rewound turn is not a repair round

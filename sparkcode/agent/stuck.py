@@ -1,4 +1,4 @@
-"""Noticing that the model is stuck, and escalating: note -> sample -> rewind -> give up.
+"""Noticing that the model is stuck, and escalating: note -> sample -> abandon the attempt -> give up.
 
 Greedy decoding shown the same failure tends to give the same answer. Three signs of that are
 fed to one `StuckDetector`:
@@ -14,7 +14,10 @@ Each sign raises the level by one and the detector answers what to do next:
    by the turn), since greedy decoding would lead back to the same place. A repeated reply is
    not noted but rewound at once to before its earlier copy: a model shown its own reply copies
    it again, sampled or not;
-2. ``rewind``: drop the conversation back to before the first stuck reply and sample anew;
+2. ``abandon``: this attempt is stuck. The loop starts afresh from the task when a fresh start is
+   left (measured on four module tasks: the turn after the second sign was another copy or prose,
+   20-50 s each, before the fresh start that the third sign brought anyway); when none is left it
+   drops the conversation back to before the first stuck reply and samples anew (a rewind);
 3. ``give_up``.
 
 A turn that makes progress (changed files, no repeat) lowers nothing: being stuck twice in a
@@ -33,9 +36,9 @@ UNSTICK_TEMPERATURE = 0.7
 
 @dataclass
 class Escalation:
-    action: str  # "none", "note", "rewind", "give_up"
+    action: str  # "none", "note", "rewind", "abandon", "give_up"
     reason: str = ""
-    rewind_to: int | None = None  # message index to cut the conversation at (for "rewind")
+    rewind_to: int | None = None  # message index to cut the conversation at (for "rewind", "abandon")
 
 
 class StuckDetector:
@@ -63,7 +66,7 @@ class StuckDetector:
             return Escalation("rewind", reason, rewind_to=message_index)
         if self.level == 1:
             return Escalation("note", reason)
-        return Escalation("rewind", reason, rewind_to=self.first_stuck_at)
+        return Escalation("abandon", reason, rewind_to=self.first_stuck_at)
 
     @property
     def sampling_needed(self) -> bool:
