@@ -406,6 +406,29 @@ def test_the_stuck_detector_escalates_note_then_rewind_then_give_up(tmp_path):
     assert not any("again\n" in m["content"] for m in backend.requests[5].messages if m["role"] == "assistant")
 
 
+def test_code_that_hides_the_stated_functions_fails_every_test_of_the_stated_examples(tmp_path):
+    # the task's own examples (test_stated.py) cannot import parse/fmt from a class-wrapped module:
+    # each of them counts as failing, not only the model's tests that ran (measured: such a candidate
+    # ranked best, 2 failures against 12, and the run ended with a module the hidden tests could not import)
+    task = 'Write durs.py with parse(text) and fmt(n): parse("1h") == 3600, parse("2h") == 7200, fmt(3600) == "1h".'
+    wrapped = py("durs.py", "class D:\n    @staticmethod\n    def parse(t):\n        return 3600 * int(t[:-1])\n\n"
+                            "    @staticmethod\n    def fmt(n):\n        return f'{n // 3600}h'\n")
+    tests = py("t.py", "import durs\n\n\ndef test_parse():\n    assert durs.parse('1h') == 3600\n    assert durs.parse('2h') "
+                       "== 7200\n\n\ndef test_fmt():\n    assert durs.fmt(3600) == '1h'\n")
+    flat = py("durs.py", "def parse(t):\n    return 3600 * int(t[:-1])\n\n\ndef fmt(n):\n    return f'{n}s'\n")
+    a, _ = make(tmp_path, [flat, tests, wrapped], max_turns=2)
+    out = a.run(task)
+    # the wrapped version (turn 2) fails more than the first, which fails fmt only: the first is put back
+    assert out.status == "max_turns" and "kept the version of turn 1" in out.summary, out.summary
+    assert (a.ws.root / "durs.py").read_text().startswith("def parse(t):")
+    from sparkcode.agent.session import Session
+    turn2 = [e for e in Session.latest(a.ws.root).events() if e["type"] == "checks"][-1]["results"]
+    check = next(c for c in turn2 if c["path"] == TEST_PATH)
+    stated = (a.ws.root / ".sparkcode/acceptance/test_stated.py").read_text()
+    assert "ERROR collecting .sparkcode/acceptance/test_stated.py" in check["message"]
+    assert check["cases_failed"] >= 2 + stated.count("def test_") >= 5
+
+
 def test_a_stuck_attempt_is_abandoned_for_a_fresh_start_at_the_second_sign(tmp_path):
     # turn 2 copies the failing file (noted), turn 3 copies the whole reply: the attempt is abandoned
     # at once for a fresh start from the task, not rewound for one more turn of the same attempt
