@@ -136,6 +136,9 @@ def test_a_fresh_start_draws_candidates_again(tmp_path):
     assert len(backend.requests) == 8  # 3 candidates, 2 repair turns, 3 candidates again
     fresh = backend.requests[5:8]
     assert fresh[0].messages == fresh[2].messages and len(fresh[0].messages) == 2  # back at the task
+    # the run's first reply alone, then 2 more together; after a failed attempt all 3 together at once
+    assert backend.batches == [2, 3] and all(r.sampling.temperature > 0 for r in fresh)
+    assert len({r.sampling.seed for r in fresh}) == 3
     assert "a * b" in (a.ws.root / "calc.py").read_text() and not (a.ws.root / "notes.txt").exists()
 
 

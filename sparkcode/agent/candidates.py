@@ -40,10 +40,15 @@ def candidate_samplings(base: SamplingParams, k: int, attempt: int = 0, copied: 
     return out
 
 
-def batch_stats(first: Stats, more: list[Done]) -> Stats:
+def batch_stats(first: Stats | None, more: list[Done]) -> Stats:
     """The turn's stats when the first reply was followed by more candidates decoded together:
     every token added up, over the first reply's time plus the batch's (so tok/s is the turn's
-    overall rate); the first reply's TTFT and prompt."""
+    overall rate); the first reply's TTFT and prompt. With no `first`, all were decoded together:
+    the batch's time, the first candidate's TTFT and prompt."""
+    if first is None:
+        first, more = Stats(prompt_tokens=more[0].stats.prompt_tokens, cached_tokens=more[0].stats.cached_tokens,
+                            disk_cached_tokens=more[0].stats.disk_cached_tokens, prefill_s=more[0].stats.prefill_s,
+                            ttft_s=more[0].stats.ttft_s, speculate=more[0].stats.speculate), more
     return Stats(prompt_tokens=first.prompt_tokens, cached_tokens=first.cached_tokens,
                  disk_cached_tokens=first.disk_cached_tokens, prefill_s=first.prefill_s, ttft_s=first.ttft_s,
                  decode_tokens=first.decode_tokens + sum(d.stats.decode_tokens for d in more),

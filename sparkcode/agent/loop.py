@@ -172,12 +172,19 @@ class Agent:
                 sampling = unstick_sampling(cfg.sampling, n, run.fresh) if stuck_or_fresh else cfg.sampling
                 k = self._candidates(messages, run)
                 before = self._as_now(run) if k > 1 else None  # where the other candidates would start from
-                turn = self._act(messages, budget, sampling, run)
-                t_verify = time.perf_counter()
-                verdict = self._verify(turn, run, ranking=k > 1)
-                if before is not None and not _clean(turn, verdict):
-                    turn, verdict, more_s = self._best_of(turn, verdict, before, messages, budget, sampling, run, k)
-                    t_verify += more_s  # the other candidates' generation is model time, not verification
+                if k > 1 and run.fresh:
+                    # an attempt after a failed one: its first reply alone passed in none of 13 fresh starts
+                    # (bench tasks' session logs), so all k are written together (1.84x one reply, not 2.49x)
+                    t_verify = time.perf_counter()
+                    turn, verdict, gen_s = self._best_of(None, None, before, messages, budget, sampling, run, k)
+                    t_verify += gen_s  # generation is model time, not verification
+                else:
+                    turn = self._act(messages, budget, sampling, run)
+                    t_verify = time.perf_counter()
+                    verdict = self._verify(turn, run, ranking=k > 1)
+                    if before is not None and not _clean(turn, verdict):
+                        turn, verdict, more_s = self._best_of(turn, verdict, before, messages, budget, sampling, run, k)
+                        t_verify += more_s  # the other candidates' generation is model time, not verification
                 self._keep_if_best(n, turn, verdict, run)
                 self._record(n, turn, verdict, run, time.perf_counter() - t_verify)
                 ended = self._decide(n, turn, verdict, messages, run)
@@ -249,31 +256,44 @@ class Agent:
         for v in run.verifiers:
             getattr(v, "restart", lambda: None)()
 
-    def _best_of(self, first: Turn, verdict: Verdict, before: "_Before", messages: list[dict], budget: int,
-                 sampling: SamplingParams, run: _Run, k: int) -> tuple[Turn, Verdict, float]:
+    def _best_of(self, first: Turn | None, verdict: Verdict | None, before: "_Before", messages: list[dict],
+                 budget: int, sampling: SamplingParams, run: _Run, k: int) -> tuple[Turn, Verdict, float]:
         """The first reply of an attempt failed its checks: draw k - 1 more at once (candidates.py,
         decoded together), carry out each on the files as they were before the first, check it,
         and keep the one of all k whose checks fail least; the first that passes every check ends
-        the search. Candidates are checked as they are (no test is reviewed between them, so each
-        is judged by the same tests); the kept one is checked again unless it was the last.
-        Returns the kept turn (with the stats of all k), its verdict, and the seconds spent writing
-        the k - 1."""
+        the search. With no `first`, all k are drawn together (an attempt whose first reply is
+        unlikely to pass). Candidates are checked as they are (no test is reviewed between them, so
+        each is judged by the same tests); the kept one is checked again unless it was the last.
+        Returns the kept turn (with the stats of all k), its verdict, and the seconds spent writing."""
         checkpoint = Checkpoint(self.ws.root, run.session.run_id)
-        score = self._score(first, verdict, run)
-        best = (score, 0, first, checkpoint.snapshot("candidate 1"))
-        run.session.log("candidate", index=1, of=k, score=list(score), finish="", reply=first.reply[:6000])
-        guards = [RepetitionGuard() for _ in range(k - 1)]
+        samplings = candidate_samplings(sampling, k, run.fresh, copied=first is not None and not first.changed)
+        best = None
+        if first is not None:
+            score = self._score(first, verdict, run)
+            best = (score, 0, first, checkpoint.snapshot("candidate 1"))
+            run.session.log("candidate", index=1, of=k, score=list(score), finish="", reply=first.reply[:6000])
+            samplings = samplings[1:]
+            self.ui.note(f"the first reply fails its checks: writing {k - 1} more at once; the best of the {k} is kept")
+        else:
+            self.ui.note(f"writing {k} replies at once; the best-checked one is kept")
+        shift = k - len(samplings)  # the index of the first reply drawn here
+        guards = [RepetitionGuard() for _ in samplings]
         deadline = run.t0 + self.config.wall_limit_s
         requests = [ChatRequest(list(messages), max_tokens=budget, sampling=s, speculate=self.config.speculate,
                                 should_stop=lambda g=g: g.tripped or time.perf_counter() > deadline)
-                    for s, g in zip(candidate_samplings(sampling, k, run.fresh, copied=not first.changed)[1:], guards)]
-        self.ui.note(f"the first reply fails its checks: writing {k - 1} more at once; the best of the {k} is kept")
+                    for s, g in zip(samplings, guards)]
+
+        def on_text(i: int, text: str) -> None:
+            guards[i].feed(text)
+            if i + shift == 0:
+                self.ui.text(text)  # the user watches one of them being written
+
         t0 = time.perf_counter()
-        dones = complete_many(self.backend, requests, on_text=lambda i, text: guards[i].feed(text))
+        dones = complete_many(self.backend, requests, on_text=on_text)
         more_s = time.perf_counter() - t0
         run.tokens_used += sum(d.stats.decode_tokens for d in dones)
         last = 0
-        for i, (done, guard) in enumerate(zip(dones, guards), start=1):
+        for i, (done, guard) in enumerate(zip(dones, guards), start=shift):
             self._put_back(before, before.version, run)
             self.ui.note(f"candidate {i + 1} of {k}")
             turn = self._apply(done, guard, run)
@@ -281,14 +301,14 @@ class Agent:
             score, last = self._score(turn, verdict, run), i
             run.session.log("candidate", index=i + 1, of=k, score=list(score), finish=done.finish_reason,
                             reply=done.text[:6000])
-            if score < best[0]:
+            if best is None or score < best[0]:
                 best = (score, i, turn, checkpoint.snapshot(f"candidate {i + 1}"))
             if _clean(turn, verdict):
                 break
         score, chosen, turn, version = best
         self.ui.note(f"kept candidate {chosen + 1} of {k}")
         run.session.log("candidate_kept", index=chosen + 1, of=k, score=list(score))
-        turn.stats = batch_stats(first.stats, dones)
+        turn.stats = batch_stats(first.stats, dones) if first is not None else batch_stats(None, dones)
         if chosen != last:
             self._put_back(before, version, run)
             verdict = self._verify(turn, run)

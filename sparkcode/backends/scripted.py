@@ -21,9 +21,11 @@ class ScriptedBackend:
         self.name = name
         self.chunk = chunk
         self.requests: list[ChatRequest] = []
+        self.batches: list[int] = []  # the size of each complete_many call, in order
 
     def complete_many(self, requests: list[ChatRequest], on_text=None) -> list[Done]:
         """As a batching backend would: the next len(requests) replies, in order."""
+        self.batches.append(len(requests))
         return one_by_one(self, requests, on_text)
 
     def stream_chat(self, request: ChatRequest) -> Iterator[TextDelta | Done]:
