@@ -429,6 +429,22 @@ def test_code_that_hides_the_stated_functions_fails_every_test_of_the_stated_exa
     assert check["cases_failed"] >= 2 + stated.count("def test_") >= 5
 
 
+def test_tests_that_never_call_a_function_the_task_names_are_asked_for_it_and_else_leave_the_run_unverified(tmp_path):
+    task = "Write stats.py with mean(xs), the average of a list, and median(xs), the middle value of a sorted copy."
+    code = py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef median(xs):\n    return sorted(xs)[0]\n")
+    only_mean = py("t.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n")
+    median = py("t.py", "def test_median():\n    assert median([3, 1, 2]) == 2\n")
+    (tmp_path / "a").mkdir(); (tmp_path / "b").mkdir()
+    a, backend = make(tmp_path / "a", [code, only_mean, median, "KEEP"], max_turns=1)
+    out = a.run(task)
+    assert "never call median, which the task names" in backend.requests[2].messages[-1]["content"]
+    assert "def test_median" in (a.ws.root / TEST_PATH).read_text() and out.status != "done"  # and it fails
+    # a cover reply that still never calls it: the passing tests do not make the run "done"
+    a, backend = make(tmp_path / "b", [code, only_mean, "```python\ndef test_more():\n    assert mean([2]) == 2\n```"])
+    out = a.run(task)
+    assert out.status == "unverified" and "never call median" in out.summary, out.summary
+
+
 def test_a_stuck_attempt_is_abandoned_for_a_fresh_start_at_the_second_sign(tmp_path):
     # turn 2 copies the failing file (noted), turn 3 copies the whole reply: the attempt is abandoned
     # at once for a fresh start from the task, not rewound for one more turn of the same attempt
@@ -1012,7 +1028,8 @@ def test_a_features_new_tests_are_never_set_aside_by_the_original():
 def test_tests_that_cannot_import_a_name_the_task_states_fail_the_code_not_pass_it(tmp_path):
     task = "Add median(xs) to stats.py next to mean(xs)."
     tests = py("t.py", "from stats import median\n\n\ndef test_median():\n    assert median([1, 2, 3]) == 2\n")
-    a, _ = make(tmp_path, [py("stats.py", "def mean(xs):\n    return sum(xs) / len(xs)\n"), tests],
+    mean = "def mean(xs):\n    return sum(xs) / len(xs)\n"  # the file as it was: mean is only mentioned
+    a, _ = make(tmp_path, [py("stats.py", mean + "\n\n# median: later\n"), tests], files={"stats.py": mean},
                 max_turns=1, max_fresh=0)
     out = a.run(task)
     assert out.status == "max_turns"

@@ -136,9 +136,11 @@ class AcceptanceTests:
     def __init__(self, backend: Backend, max_tokens: int = 700, review_after: int = 2, max_reviews: int = 1,
                  dispute_after: int = 3,
                  speculate: str = "auto", note=lambda msg: None, log=lambda reply: None,
-                 original: dict[str, bytes] | None = None):
+                 original: dict[str, bytes] | None = None, existing: set[str] | frozenset = frozenset()):
         """`original`: the workspace's text files before the run, when the task says the code must
-        behave as before (`preserves_behaviour`): the tests are checked against it (`_against_original`)."""
+        behave as before (`preserves_behaviour`): the tests are checked against it (`_against_original`).
+        `existing`: the public names the workspace had before the run (a task that names one of them may
+        only mention it; the new functions it names must be tested, `untested_functions`)."""
         self.backend = backend
         self.max_tokens = max_tokens
         self.review_after = review_after
@@ -154,6 +156,7 @@ class AcceptanceTests:
         self.records: dict[str, _TestRecord] = {}
         self.rewritten: list[str] = []
         self.original = original
+        self.existing = set(existing)
         self._unloadable_on_original: set[str] = set()
         self._original_report = ""
 
@@ -180,6 +183,10 @@ class AcceptanceTests:
             shown = ", ".join(f'"{v}"' for v in untried[:6])
             result.missing.append(f"the acceptance tests never try the values the task states {shown}: what it says "
                                   "of them is not verified")
+        unused = untested_functions(ctx.task, f"{self.source or ''}\n{self.stated or ''}", ctx.ws, self.existing)
+        if result.ok and unused:  # and tests that never call a function the task names verify nothing of it
+            result.missing.append(f"the acceptance tests never call {', '.join(unused)}, which the task names: what "
+                                  "it says of them is not verified")
         refuted = sorted(n for n, rec in self.records.items() if rec.refuted)
         if result.ok and refuted:  # set aside as wrong, and not replaced: less was checked than asked
             result.missing.append(f"acceptance tests {', '.join(refuted)} fail on the original code, which the task "
@@ -221,14 +228,20 @@ class AcceptanceTests:
         more generation to add them (measured: tests for to_roman/from_roman that never tried the
         stated invalid numerals "ABC" and "IIII" passed a from_roman that crashes on them)."""
         missing = uncovered_values(ctx.task, source)
-        if not missing:
+        unused = untested_functions(ctx.task, source, ctx.ws, self.existing)
+        if not missing and not unused:
             return source
-        self.note(f"acceptance tests: adding tests for the stated values {', '.join(repr(v) for v in missing[:5])}")
-        more, _ = parse_tests(self._ask(messages + [{"role": "user", "content": prompts.acceptance_cover(missing)}]))
+        self.note("acceptance tests: adding tests for " + "; ".join(
+            ([f"the stated values {', '.join(repr(v) for v in missing[:5])}"] if missing else [])
+            + ([f"{', '.join(unused)}, never called"] if unused else [])))
+        ask = prompts.acceptance_cover(missing, unused)
+        more, _ = parse_tests(self._ask(messages + [{"role": "user", "content": ask}]))
         better = more and with_new_tests(source, more)
-        if not better or tests_the_workspace(better, ctx.ws, ctx.task) or len(uncovered_values(ctx.task, better)) >= len(missing):
+        if not better or tests_the_workspace(better, ctx.ws, ctx.task):
             return source
-        return better
+        fewer = (len(uncovered_values(ctx.task, better)) + len(untested_functions(ctx.task, better, ctx.ws, self.existing))
+                 < len(missing) + len(unused))
+        return better if fewer else source
 
     def _save(self, ws: Workspace, source: str, rel: str = TEST_PATH, task: str = "") -> None:
         if rel == TEST_PATH:
@@ -553,6 +566,24 @@ def uncovered_values(task: str, source: str, all_when_unparsed: bool = False) ->
         if not found:
             out.append(v)
     return out
+
+
+def untested_functions(task: str, source: str, ws: Workspace, existing: set[str] | frozenset = frozenset()) -> list[str]:
+    """Top-level functions and classes the run added to the workspace (not among `existing`) that
+    the task names as a call (``sort_versions(versions)``) and that the tests never mention: nothing
+    the task says of them is checked (measured: module-versions' tests called compare 29 times and
+    sort_versions never, and a sort that broke the stated tie order ended `done`). A name the
+    workspace had before may be mentioned only as context ("next to mean(xs)"). Tests that do not
+    parse are not judged."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    named = dict.fromkeys(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\(", task))
+    defined = {n.qualname for n in python_names(ws) if "." not in n.qualname}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return [n for n in named if n in defined and n not in existing and n not in used]
 
 
 def asserts_stated_value(source: str, line: int, task: str) -> bool:

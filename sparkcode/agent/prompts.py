@@ -161,10 +161,14 @@ def acceptance_request(task: str, outline: str) -> str:
     return f"Task:\n{task}\n\nFiles and names in the workspace after the change:\n{outline}{more}"
 
 
-def acceptance_cover(values: list[str]) -> str:
-    shown = ", ".join(f'"{v}"' for v in values)
-    return (f"Your tests never use these values the task states: {shown}. Reply with only the new test functions "
-            "for them (what the task says about each), in one ```python block; they are added to your file.")
+def acceptance_cover(values: list[str], functions: list[str] = ()) -> str:
+    gaps = []
+    if values:
+        gaps.append("never use these values the task states: " + ", ".join(f'"{v}"' for v in values))
+    if functions:
+        gaps.append("never call " + ", ".join(functions) + ", which the task names")
+    return (f"Your tests {'; and they '.join(gaps)}. Reply with only the new test functions for them (what the "
+            "task says about each), in one ```python block; they are added to your file.")
 
 
 def acceptance_retry(error: str) -> str:
