@@ -224,9 +224,10 @@ class AcceptanceTests:
         self.gave_up = f"the model's tests could not be used ({error})"
 
     def _cover(self, ctx: VerifyContext, messages: list[dict], source: str) -> str:
-        """Values the task quotes are its examples: tests that use none of some of them get one
-        more generation to add them (measured: tests for to_roman/from_roman that never tried the
-        stated invalid numerals "ABC" and "IIII" passed a from_roman that crashes on them)."""
+        """Values the task quotes are its examples, and the functions it names are what it asks for:
+        tests that use none of some of them, or never call a new one, get one more generation to add
+        them (measured: tests for to_roman/from_roman that never tried the stated invalid numerals
+        "ABC" and "IIII" passed a from_roman that crashes on them)."""
         missing = uncovered_values(ctx.task, source)
         unused = untested_functions(ctx.task, source, ctx.ws, self.existing)
         if not missing and not unused:

@@ -308,7 +308,7 @@ class Agent:
         score, chosen, turn, version = best
         self.ui.note(f"kept candidate {chosen + 1} of {k}")
         run.session.log("candidate_kept", index=chosen + 1, of=k, score=list(score))
-        turn.stats = batch_stats(first.stats, dones) if first is not None else batch_stats(None, dones)
+        turn.stats = batch_stats(first.stats if first is not None else None, dones)
         if chosen != last:
             self._put_back(before, version, run)
             verdict = self._verify(turn, run)
