@@ -70,9 +70,10 @@ def workflow(wid: str, responses_api: bool, parser: bool = False) -> dict:
 
 def _items(r: subprocess.CompletedProcess) -> list[dict]:
     """The chain's output items from `n8n execute --rawOutput` (one JSON document; n8n exits 0 and
-    prints only its log when the workflow failed)."""
+    prints only its log when the workflow failed, and may log a line after the document: seen,
+    'Registered runner "JS Task Runner"' with runners disabled)."""
     assert "{" in r.stdout, f"the workflow did not run:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    data = json.loads(r.stdout[r.stdout.index("{"):])
+    data, _ = json.JSONDecoder().raw_decode(r.stdout, r.stdout.index("{"))
     run = data["data"]["resultData"]["runData"]["Basic LLM Chain"][-1]
     assert not run.get("error"), run.get("error")
     return [i["json"] for i in run["data"]["main"][0]]
