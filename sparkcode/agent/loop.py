@@ -45,7 +45,7 @@ from .leaks import drop_tool_functions
 from .pytest_report import brief
 from .rename import finish_renames
 from .stderr import errors_to_stderr
-from .names import files_named, python_names, removal_asked
+from .names import files_named, removal_asked
 from .session import Session
 from .results import Outcome, Reporter, SilentReporter, Turn, TurnStats
 from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
@@ -146,12 +146,13 @@ class Agent:
     def _verifiers(self, task: str, session: Session) -> list[Verifier]:
         if self.verifiers is not None:
             return self.verifiers
-        out: list[Verifier] = [FileChecks(), ApiGuard(self.ws, task), RenameGone(task)]
+        api = ApiGuard(self.ws, task)  # reads the public names the workspace has before the run
+        out: list[Verifier] = [FileChecks(), api, RenameGone(task)]
         if self.config.acceptance and self.ws.can_run:
             original = original_files(self.ws) if preserves_behaviour(task) else None
             out.append(AcceptanceTests(self.backend, speculate=self.config.speculate, note=self.ui.note,
                                        log=lambda reply: session.log("acceptance_reply", content=reply),
-                                       original=original, existing={n.qualname for n in python_names(self.ws)}))
+                                       original=original, existing=set(api.before)))
         return out
 
     # ------------------------------------------------------------------------------------
