@@ -83,7 +83,8 @@ def add_agent_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sandbox", choices=("read-only", "workspace-write", "full"), default="workspace-write",
                    help="read-only: no writes or commands; workspace-write (default): writes confined to the "
                         "workspace, commands sandboxed; full: commands run unconfined")
-    g.add_argument("--max-turns", type=_positive_int, default=8)
+    g.add_argument("--max-turns", type=_positive_int, default=8,
+                   help="turns per attempt; a fresh start after a failed attempt gets as many (default 8)")
     g.add_argument("--max-tokens", type=_positive_int, default=24_000, help="total tokens the model may generate")
     g.add_argument("--timeout", type=_positive_int, default=900, help="wall-time limit in seconds")
     g.add_argument("--temperature", "-t", type=_nonneg_float, default=0.0)

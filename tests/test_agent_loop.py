@@ -97,7 +97,7 @@ def test_unsaved_code_blocks_get_a_precise_nudge(tmp_path):
 
 def test_turn_and_token_limits_end_the_run_explicitly(tmp_path):
     run_ls = '<tool_call>{"name": "run", "arguments": {"command": "echo hi"}}</tool_call>'
-    a, _ = agent(tmp_path, [run_ls] * 5, max_turns=3)
+    a, _ = agent(tmp_path, [run_ls] * 5, max_turns=3, max_fresh=0)
     assert a.run("loop").status == "max_turns"
     long_reply = "x " * 400
     a, _ = agent(tmp_path, [long_reply] * 5, max_total_tokens=300, max_tokens_per_turn=200, repair_rounds=10)

@@ -416,7 +416,7 @@ def test_code_that_hides_the_stated_functions_fails_every_test_of_the_stated_exa
     tests = py("t.py", "import durs\n\n\ndef test_parse():\n    assert durs.parse('1h') == 3600\n    assert durs.parse('2h') "
                        "== 7200\n\n\ndef test_fmt():\n    assert durs.fmt(3600) == '1h'\n")
     flat = py("durs.py", "def parse(t):\n    return 3600 * int(t[:-1])\n\n\ndef fmt(n):\n    return f'{n}s'\n")
-    a, _ = make(tmp_path, [flat, tests, wrapped], max_turns=2)
+    a, _ = make(tmp_path, [flat, tests, wrapped], max_turns=2, max_fresh=0)
     out = a.run(task)
     # the wrapped version (turn 2) fails more than the first, which fails fmt only: the first is put back
     assert out.status == "max_turns" and "kept the version of turn 1" in out.summary, out.summary
@@ -435,7 +435,7 @@ def test_tests_that_never_call_a_function_the_task_names_are_asked_for_it_and_el
     only_mean = py("t.py", "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n")
     median = py("t.py", "def test_median():\n    assert median([3, 1, 2]) == 2\n")
     (tmp_path / "a").mkdir(); (tmp_path / "b").mkdir()
-    a, backend = make(tmp_path / "a", [code, only_mean, median, "KEEP"], max_turns=1)
+    a, backend = make(tmp_path / "a", [code, only_mean, median, "KEEP"], max_turns=1, max_fresh=0)
     out = a.run(task)
     assert "never call median, which the task names" in backend.requests[2].messages[-1]["content"]
     assert "def test_median" in (a.ws.root / TEST_PATH).read_text() and out.status != "done"  # and it fails
@@ -718,8 +718,10 @@ def test_a_run_that_fails_ends_with_the_version_that_failed_fewest_checks(tmp_pa
 
 def test_a_version_whose_behaviour_could_not_run_never_counts_as_the_best(tmp_path):
     wrong = [py("stats.py", f"def mean(xs):\n    return -{i}\n") for i in (1, 2, 3)]  # fail every test
-    broken = py("stats.py", "def mean(xs)\n    return 0\n")  # after a fresh start: does not compile, nothing runs
-    a, backend = make(tmp_path, [wrong[0], TESTS, wrong[1], "KEEP", wrong[2], broken], max_turns=4, fresh_after=2)
+    # after a fresh start: none compiles, nothing runs
+    broken = [py("stats.py", f"def mean(xs)\n    return {i}\n") for i in (0, 1, 2)]
+    a, backend = make(tmp_path, [wrong[0], TESTS, wrong[1], "KEEP", wrong[2], *broken], max_turns=3, fresh_after=2,
+                      max_fresh=1)
     out = a.run("Write stats.py with mean(xs), the average of a list; mean([]) == 0.")
     assert out.status == "max_turns" and "kept the version of turn 1" in out.summary, out.summary
     assert "return -1" in (a.ws.root / "stats.py").read_text()
@@ -1073,7 +1075,7 @@ def test_a_test_demanding_an_error_the_task_never_speaks_of_is_dropped(tmp_path)
     assert "def test_case" in text and "test_empty" not in text and "raises" not in text
     # the same demand stays when the task speaks of errors
     (tmp_path / "again").mkdir()
-    a, backend = make(tmp_path / "again", [code, tests, "KEEP"], max_turns=1)
+    a, backend = make(tmp_path / "again", [code, tests, "KEEP"], max_turns=1, max_fresh=0)
     out = a.run(task + " An empty text is an error.")
     assert out.status != "done" and "pytest.raises(ValueError)" in (a.ws.root / TEST_PATH).read_text()
 
@@ -1128,3 +1130,21 @@ def test_tests_that_call_workspace_functions_without_importing_them_get_the_impo
     out = a.run(TASK)
     assert out.status == "done" and len(backend.requests) == 3, out.summary
     assert "from stats import mean" in (a.ws.root / TEST_PATH).read_text()
+
+
+def test_turns_are_counted_per_attempt_a_fresh_start_gets_its_own(tmp_path):
+    # measured: fix-shared-cart used its 8 turns (rewinds and a fresh start among them) in 103 s of a
+    # 300 s budget; the limit is per attempt, so the attempt after a failed one is not cut short
+    a, backend = make(tmp_path, [BUGGY, TESTS, FIXED], max_turns=1, max_fresh=1)
+    out = a.run(TASK)
+    assert out.status == "done" and len(out.turns) == 2, out.summary
+    from sparkcode.agent.session import Session
+    fresh = [e for e in Session.latest(a.ws.root).events() if e["type"] == "fresh_start"]
+    assert [(e["attempt"], e["why"]) for e in fresh] == [(2, "1 turns used")]
+    # the fresh attempt began from the task again, not from the failed attempt's conversation
+    assert backend.requests[2].messages[-1]["content"].startswith("Task:")
+    # with no fresh start left, the limit ends the run
+    (tmp_path / "b").mkdir()
+    b, _ = make(tmp_path / "b", [BUGGY, TESTS], max_turns=1, max_fresh=0)
+    out = b.run(TASK)
+    assert out.status == "max_turns" and "stopped after 1 turns (1 in the last attempt)" in out.summary, out.summary

@@ -56,7 +56,7 @@ from .workspace import ToolError, Workspace
 
 @dataclass
 class AgentConfig:
-    max_turns: int = 8
+    max_turns: int = 8  # turns per attempt (a fresh start gets its own); the wall-time limit bounds the run
     max_tokens_per_turn: int = 3072
     max_total_tokens: int = 24_000
     wall_limit_s: float = 900
@@ -96,6 +96,7 @@ class _Run:
     first: str = ""  # the task message as the run began (a fresh start adds to a copy of it)
     start: str | None = None  # checkpoint of the workspace before the run's first change
     fresh: int = 0  # fresh starts so far
+    attempt_turns: int = 0  # turns since the run's start or its last fresh start
     best: tuple | None = None  # (badness, checkpoint, turn, written, latest) of the best-checked version so far
     badness: tuple | None = None  # (behaviour not run, failed checks and cases) of the version in the workspace now
 
@@ -160,7 +161,13 @@ class Agent:
         cfg = self.config
         run.base = len(messages)
         try:
-            for n in range(1, cfg.max_turns + 1):
+            n = 0
+            while True:
+                if run.attempt_turns >= cfg.max_turns and not self._start_afresh(
+                        messages, run, f"{cfg.max_turns} turns used"):
+                    return self._end(run, "max_turns", f"stopped after {n} turns ({cfg.max_turns} in the last attempt)")
+                n += 1
+                run.attempt_turns += 1
                 if time.perf_counter() - run.t0 > cfg.wall_limit_s:
                     return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached")
                 budget = min(cfg.max_tokens_per_turn, cfg.max_total_tokens - run.tokens_used)
@@ -191,7 +198,6 @@ class Agent:
                 ended = self._decide(n, turn, verdict, messages, run)
                 if ended is not None:
                     return ended
-            return self._end(run, "max_turns", f"stopped after {cfg.max_turns} turns")
         except KeyboardInterrupt:
             return self._end(run, "interrupted", "interrupted by the user")
         except _OutOfTime:
@@ -458,7 +464,7 @@ class Agent:
         run.session.log("message", **messages[-1])
         run.fresh += 1
         run.repairs, run.stuck, run.latest, run.touched, run.written = 0, StuckDetector(), {}, [], []
-        run.stalled = 0
+        run.stalled = run.attempt_turns = 0
         run.badness = run.lowest = None
         for v in run.verifiers:
             getattr(v, "restart", lambda: None)()
