@@ -24,7 +24,7 @@ Page tasks where Chromium or playwright is missing are "not judged" and left out
 Contenders:
 
 - ``sparkcode:<profile>``: `Agent` on the profile's backend (loaded once, reused for every task),
-  greedy decoding, the profile's speculation mode and prompt style, at most ``--max-turns`` turns;
+  greedy decoding, the profile's speculation mode and prompt style, at most ``--max-turns`` turns an attempt;
   its status is the agent's `Outcome.status` (``done``, ``unverified``, ``gave_up``, ``max_turns``…);
 - ``aider``: Aider (PyPI ``aider-chat``, pinned `AIDER_VERSION`) in its own virtualenv under
   ``$SPARKCODE_HOME/peers/aider-venv`` (created on first use; it pins many packages, so it never
@@ -274,7 +274,7 @@ class SparkContender:
 
     def describe(self) -> str:
         p = self.profile
-        return (f"{self.name} = {p.model}, speculate {p.speculate}, {p.style} prompt, at most {self.max_turns} turns, "
+        return (f"{self.name} = {p.model}, speculate {p.speculate}, {p.style} prompt, at most {self.max_turns} turns an attempt, "
                 f"up to {self.candidates} candidate replies per attempt" + (" (remote)" if p.is_remote else ""))
 
     def start(self) -> None:
@@ -849,7 +849,7 @@ def add_arguments(p) -> None:
                         "sparkcode profile's)")
     p.add_argument("--timeout", type=positive_int, default=600, help="seconds per task and contender (default 600)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for local models")
-    p.add_argument("--max-turns", type=positive_int, default=8, help="sparkcode agent turns per task (default 8)")
+    p.add_argument("--max-turns", type=positive_int, default=8, help="sparkcode agent turns per attempt (default 8)")
     p.add_argument("--candidates", type=positive_int, default=DEFAULT_CANDIDATES,
                    help=f"sparkcode's replies per attempt when the first fails its checks, the best-checked kept "
                         f"(default {DEFAULT_CANDIDATES}, as `sparkcode run`; 1 = off)")
