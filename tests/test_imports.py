@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sparkcode.agent.imports import add_missing_imports
+from sparkcode.agent.imports import add_missing_imports, with_missing_imports
 from sparkcode.agent.workspace import Workspace
 
 
@@ -74,3 +74,19 @@ def test_a_standard_module_used_without_its_import_is_imported(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import csvsum; print(csvsum.total('data.csv'))"], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr
+
+
+def test_a_name_from_a_standard_module_the_file_imports_whole_is_imported_from_it(tmp_path):
+    # measured: the test writer's to-do tests had `import tempfile` and then `TemporaryDirectory()`:
+    # every test failed with that NameError, whatever the code did
+    ws = ws_with(tmp_path, {"todo.py": "def add(task):\n    return task\n"})
+    tests = ("import subprocess\nimport tempfile\n\n\ndef test_add():\n    with TemporaryDirectory() as d:\n"
+             "        assert subprocess.run(['true'], cwd=d).returncode == 0\n")
+    fixed, added = with_missing_imports(tests, ws)
+    assert added == ["from tempfile import TemporaryDirectory"]
+    assert fixed.splitlines()[:3] == ["import subprocess", "import tempfile", "from tempfile import TemporaryDirectory"]
+    # not when two imported modules define the name, nor for a module the file does not import, nor a private name
+    for ambiguous in ("import os\nimport shutil\n\n\ndef f():\n    return chown('a', 'b')\n",
+                      "def f():\n    return TemporaryDirectory()\n",
+                      "import tempfile\n\n\ndef f():\n    return _infer_return_type()\n"):
+        assert with_missing_imports(ambiguous, ws) == (ambiguous, [])

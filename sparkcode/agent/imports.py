@@ -10,8 +10,10 @@ a standard-library module having every attribute used (``os.path.exists`` with n
 measured: csvsum.py failed every test with that NameError through six turns, the model repeating
 "the os module is imported correctly") gets ``import name``, unless a workspace module has that
 name; so does one that is a top-level workspace module defining every attribute used
-(``durations.parse_duration`` in a test file with no ``import durations``). Anything ambiguous
-is left for the model and the tests. The acceptance tests get the same (`with_missing_imports`;
+(``durations.parse_duration`` in a test file with no ``import durations``), and a bare name that
+exactly one standard-library module the file imports whole defines publicly gets
+``from module import name`` (``TemporaryDirectory()`` after ``import tempfile``). Anything
+ambiguous is left for the model and the tests. The acceptance tests get the same (`with_missing_imports`;
 measured: held to a test file, the 1.5B wrote rle's tests calling `encode` with no
 `from rle import encode`, and they were refused as testing nothing of the workspace).
 """
@@ -95,6 +97,12 @@ def _stdlib_module(name: str, attrs: set[str], ws_modules: set[str]) -> bool:
     return all(hasattr(module, a) for a in attrs)
 
 
+def _imported_modules(tree: ast.Module) -> list[str]:
+    """The top-level modules the file imports whole, without an alias (`import os.path` gives os)."""
+    return list(dict.fromkeys(a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import)
+                              for a in n.names if a.asname is None))
+
+
 def _insert_line(tree: ast.Module) -> int:
     """0-based line after the last top-level import (or the docstring / __future__ imports)."""
     at = 0
@@ -136,6 +144,12 @@ def _with_imports(text: str, tree: ast.Module, missing: list[str], ws: Workspace
             ours = name in ws_modules and attrs and attrs <= {q for q, ms in providers.items() if name in ms}
             if attrs and (ours or _stdlib_module(name, attrs, ws_modules)):
                 imports.append(f"import {name}\n")
+        elif not mods and not name.startswith("_"):
+            # a name the file means from a standard-library module it imports whole (measured: `import
+            # tempfile`, then `TemporaryDirectory()`: every test of a to-do CLI failed with that NameError)
+            mods = [m for m in _imported_modules(tree) if _stdlib_module(m, {name}, ws_modules)]
+            if len(mods) == 1:
+                imports.append(f"from {mods[0]} import {name}\n")
     if not imports:
         return text, []
     lines = text.splitlines(keepends=True)
