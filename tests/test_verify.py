@@ -1148,3 +1148,19 @@ def test_turns_are_counted_per_attempt_a_fresh_start_gets_its_own(tmp_path):
     b, _ = make(tmp_path / "b", [BUGGY, TESTS], max_turns=1, max_fresh=0)
     out = b.run(TASK)
     assert out.status == "max_turns" and "stopped after 1 turns (1 in the last attempt)" in out.summary, out.summary
+
+
+def test_the_wall_time_limit_cuts_the_test_writer_too(tmp_path):
+    # measured: the writer's second generation ran from 279 s to 360 s of a 300 s run (cli-todo)
+    import time as _time
+
+    def slow_writer(request):
+        _time.sleep(0.6)
+        return TESTS
+
+    a, _ = make(tmp_path, [BUGGY, slow_writer], wall_limit_s=0.5)
+    t0 = _time.perf_counter()
+    out = a.run(TASK)
+    assert out.status == "timeout" and "reached during a turn" in out.summary, out.summary
+    assert _time.perf_counter() - t0 < 5
+    assert not (a.ws.root / TEST_PATH).exists()  # the cut reply is not used

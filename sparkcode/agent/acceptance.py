@@ -30,6 +30,7 @@ import ast
 import hashlib
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from .names import code_key, outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines, own_errors
 from .rename import apply_renames
 from .shell import Limits, run_command
-from .verify import VerifyContext
+from .verify import OutOfTime, VerifyContext
 from .wording import drop_made_up_raises, relax_made_up_wording
 from .workspace import SKIP_DIRS, Workspace
 
@@ -143,6 +144,7 @@ class AcceptanceTests:
         only mention it; the new functions it names must be tested, `untested_functions`)."""
         self.backend = backend
         self.max_tokens = max_tokens
+        self.deadline: float | None = None  # the run's wall-time limit (set from each VerifyContext)
         self.review_after = review_after
         self.max_reviews = max_reviews
         self.dispute_after = dispute_after
@@ -162,6 +164,7 @@ class AcceptanceTests:
 
     # ---- the Verifier protocol ----------------------------------------------------------------
     def verify(self, ctx: VerifyContext) -> list[CheckResult]:
+        self.deadline = ctx.deadline
         if not tested_here(ctx) or any(not r.ok for r in ctx.earlier):
             return []  # nothing to run yet, or the code does not even compile: that goes back first
         if not any(p.endswith(".py") for p in ctx.changed) and not browser_check.available():
@@ -196,8 +199,13 @@ class AcceptanceTests:
     # ---- writing ------------------------------------------------------------------------------
     def _ask(self, messages: list[dict], sampling: SamplingParams | None = None,
              constraint: Constraint = TEST_FILE) -> str:
+        deadline = self.deadline
+        stop = (lambda: time.perf_counter() > deadline) if deadline is not None else None
         done = collect(self.backend, ChatRequest(messages, max_tokens=self.max_tokens, sampling=sampling or SamplingParams(),
-                                                 speculate=self.speculate, keep_cache=True, constraint=constraint))
+                                                 speculate=self.speculate, keep_cache=True, constraint=constraint,
+                                                 should_stop=stop))
+        if done.finish_reason == "cancelled" and deadline is not None and time.perf_counter() > deadline:
+            raise OutOfTime()  # measured: the writer's second generation ran from 279 s to 360 s of a 300 s run
         self.stats.append(done.stats)
         self.log(done.text)
         return done.text

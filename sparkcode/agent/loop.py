@@ -50,7 +50,7 @@ from .session import Session
 from .results import Outcome, Reporter, SilentReporter, Turn, TurnStats
 from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
 from .tools import Toolbox
-from .verify import ApiGuard, FileChecks, RenameGone, Verdict, Verifier, VerifyContext, run_verifiers
+from .verify import ApiGuard, FileChecks, OutOfTime, RenameGone, Verdict, Verifier, VerifyContext, run_verifiers
 from .workspace import ToolError, Workspace
 
 
@@ -200,7 +200,7 @@ class Agent:
                     return ended
         except KeyboardInterrupt:
             return self._end(run, "interrupted", "interrupted by the user")
-        except _OutOfTime:
+        except OutOfTime:
             return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached during a turn")
 
     # ---- act ----------------------------------------------------------------------------
@@ -233,7 +233,7 @@ class Agent:
     def _apply(self, done: Done, guard: RepetitionGuard, run: _Run) -> Turn:
         """Carry out a reply's actions in the workspace: the turn it makes."""
         if done.finish_reason == "cancelled" and not guard.tripped:  # cut at the deadline: not a whole reply
-            raise _OutOfTime()
+            raise OutOfTime()
         if guard.tripped:
             self.ui.note(f"{guard.why}: cut, and the turn is sampled again")
             run.session.log("runaway", content=done.text[-4000:])
@@ -367,7 +367,8 @@ class Agent:
             targets += [p for p, c in run.latest.items() if not c.ok and not p.startswith(STATE_DIR + "/")]
         ctx = VerifyContext(self.ws, run.task, list(dict.fromkeys(targets)), list(run.touched),
                             game=is_game(run.task), timeout=self.config.command_timeout,
-                            browser=self.config.browser_check, ranking=ranking)
+                            browser=self.config.browser_check, ranking=ranking,
+                            deadline=run.t0 + self.config.wall_limit_s)
         verdict = run_verifiers(run.verifiers, ctx)
         if verdict.results:
             self.ui.checks(verdict.results)
@@ -557,10 +558,6 @@ def _clean(turn: Turn, verdict: Verdict) -> bool:
     """The turn's reply was carried out without a problem and every check passed, a behavioural one
     among them, with nothing left that could not be checked here."""
     return not _has_problems(turn, verdict.failures) and not verdict.missing and verdict.behavioural
-
-
-class _OutOfTime(Exception):
-    """The wall-time limit passed while the model was still writing: the cut reply is not used."""
 
 
 def _stuck_reason(turn: Turn, messages: list[dict]) -> tuple[str | None, int | None]:

@@ -36,10 +36,16 @@ class VerifyContext:
     browser: bool = True
     earlier: list[CheckResult] = field(default_factory=list)  # results of the verifiers that ran before
     ranking: bool = False  # checking one of several candidates: judge only, change no test between them
+    deadline: float | None = None  # time.perf_counter() at the run's wall-time limit: a generation is cut there
 
     @property
     def changed_any(self) -> bool:
         return bool(self.changed)
+
+
+class OutOfTime(Exception):
+    """The wall-time limit passed while the model was still writing (a turn, or a verifier's
+    generation such as the acceptance tests): the cut reply is not used, the run ends `timeout`."""
 
 
 class Verifier(Protocol):
