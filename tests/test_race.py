@@ -346,7 +346,8 @@ def test_html_result_is_played_in_the_browser(tmp_path):
     e = res.entries[0]
     assert e.valid is True and "animates" in e.check, e.check
     # the same page for a game task: a tiny play area that cannot be steered is not a valid game
-    res = R.run_race("a moving dot game", PROFILES[1:2], backend_factory=factory_for({"spark": [game] * 10}, []),
-                     workdir=tmp_path, console=quiet())
+    # (turns are per attempt: two each keep the three attempts of this run short)
+    res = R.run_race("a moving dot game", PROFILES[1:2], backend_factory=factory_for({"spark": [game] * 20}, []),
+                     workdir=tmp_path, console=quiet(), max_turns=2)
     e = res.entries[0]
     assert e.valid is False and "no keyboard controls" in e.check and "50x50" in e.check, e.check
