@@ -134,6 +134,7 @@ def _with_imports(text: str, tree: ast.Module, missing: list[str], ws: Workspace
     ws_modules = {Path(f).stem for f in ws.list_files() if f.endswith(".py")}
     imports = []
     parents: dict[int, ast.AST] | None = None
+    whole: list[str] | None = None  # the modules the file imports whole, read when first needed
     for name in missing:
         mods = [m for m in providers.get(name, []) if m != me]
         if len(mods) == 1:
@@ -147,7 +148,8 @@ def _with_imports(text: str, tree: ast.Module, missing: list[str], ws: Workspace
         elif not mods and not name.startswith("_"):
             # a name the file means from a standard-library module it imports whole (measured: `import
             # tempfile`, then `TemporaryDirectory()`: every test of a to-do CLI failed with that NameError)
-            mods = [m for m in _imported_modules(tree) if _stdlib_module(m, {name}, ws_modules)]
+            whole = whole if whole is not None else _imported_modules(tree)
+            mods = [m for m in whole if _stdlib_module(m, {name}, ws_modules)]
             if len(mods) == 1:
                 imports.append(f"from {mods[0]} import {name}\n")
     if not imports:

@@ -81,6 +81,7 @@ class _Run:
     task: str
     verifiers: list[Verifier]
     t0: float = field(default_factory=time.perf_counter)
+    deadline: float = float("inf")  # time.perf_counter() at the wall-time limit: every generation is cut there
     turns: list[TurnStats] = field(default_factory=list)
     written: list[str] = field(default_factory=list)  # files the run changed
     touched: list[str] = field(default_factory=list)  # files the model wrote, changed or not
@@ -142,7 +143,9 @@ class Agent:
     def _start(self, session: Session, task: str) -> _Run:
         # a whole-file rewrite keeps what it left out unless this task asks for it to go
         self.toolbox.may_drop = lambda name: removal_asked(task, name)
-        return _Run(session, task, self._verifiers(task, session))
+        run = _Run(session, task, self._verifiers(task, session))
+        run.deadline = run.t0 + self.config.wall_limit_s
+        return run
 
     def _verifiers(self, task: str, session: Session) -> list[Verifier]:
         if self.verifiers is not None:
@@ -168,7 +171,7 @@ class Agent:
                     return self._end(run, "max_turns", f"stopped after {n} turns ({cfg.max_turns} in the last attempt)")
                 n += 1
                 run.attempt_turns += 1
-                if time.perf_counter() - run.t0 > cfg.wall_limit_s:
+                if time.perf_counter() > run.deadline:
                     return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached")
                 budget = min(cfg.max_tokens_per_turn, cfg.max_total_tokens - run.tokens_used)
                 if budget <= 0:
@@ -216,9 +219,8 @@ class Agent:
     def _act(self, messages: list[dict], budget: int, sampling: SamplingParams, run: _Run) -> Turn:
         guard = RepetitionGuard()
         done = None
-        deadline = run.t0 + self.config.wall_limit_s  # a turn is cut at the wall-time limit, not finished past it
         request = ChatRequest(list(messages), max_tokens=budget, sampling=sampling, speculate=self.config.speculate,
-                              should_stop=lambda: guard.tripped or time.perf_counter() > deadline)
+                              should_stop=lambda: guard.tripped or time.perf_counter() > run.deadline)
         for ev in self.backend.stream_chat(request):
             if isinstance(ev, TextDelta):
                 self.ui.text(ev.text)
@@ -285,9 +287,8 @@ class Agent:
             self.ui.note(f"writing {k} replies at once; the best-checked one is kept")
         shift = k - len(samplings)  # the index of the first reply drawn here
         guards = [RepetitionGuard() for _ in samplings]
-        deadline = run.t0 + self.config.wall_limit_s
         requests = [ChatRequest(list(messages), max_tokens=budget, sampling=s, speculate=self.config.speculate,
-                                should_stop=lambda g=g: g.tripped or time.perf_counter() > deadline)
+                                should_stop=lambda g=g: g.tripped or time.perf_counter() > run.deadline)
                     for s, g in zip(samplings, guards)]
 
         def on_text(i: int, text: str) -> None:
@@ -368,7 +369,7 @@ class Agent:
         ctx = VerifyContext(self.ws, run.task, list(dict.fromkeys(targets)), list(run.touched),
                             game=is_game(run.task), timeout=self.config.command_timeout,
                             browser=self.config.browser_check, ranking=ranking,
-                            deadline=run.t0 + self.config.wall_limit_s)
+                            deadline=run.deadline)
         verdict = run_verifiers(run.verifiers, ctx)
         if verdict.results:
             self.ui.checks(verdict.results)
