@@ -125,16 +125,40 @@ def test_slug_rejects_an_empty_title():
         slug("")
 ```"""
 
+_PROGRAM_EXAMPLE = """Example. Task: "count.py counts lines: `python count.py notes.txt` prints how many lines notes.txt has. A file that does not exist prints an error and exits with status 1."
+```python
+import subprocess
+import sys
+
+
+def test_count_prints_the_number_of_lines(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a\nb\nc\n")
+    r = subprocess.run([sys.executable, "count.py", str(notes)], capture_output=True, text=True)
+    assert r.returncode == 0
+    assert r.stdout.strip() == "3"
+
+
+def test_count_of_a_missing_file_exits_1():
+    r = subprocess.run([sys.executable, "count.py", "missing.txt"], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr
+```"""
+
 ACCEPTANCE_SYSTEM = _ACCEPTANCE_RULES + "\n\n" + _PYTHON_EXAMPLE
 
 
-def acceptance_system(pages_only: bool) -> str:
-    """The test writer's instructions; a workspace of pages alone gets no Python example (measured: the
-    1.5B copied its `from text import slug` into the tests of a tip page)."""
-    if not pages_only:
-        return ACCEPTANCE_SYSTEM
-    return _ACCEPTANCE_RULES.replace(_IMPORT_RULE, "Test the page in a browser as the user message shows (open_page); "
-                                     "there is no Python module to import.")
+def acceptance_system(kind: str = "modules") -> str:
+    """The test writer's instructions for what the task makes: "modules" (functions to import and
+    call), "programs" (command lines to run: measured, with the module example every to-do CLI's
+    tests imported `add_task` from the example's module `text`, twice in a row, in 6 runs of 6) or
+    "pages" (no Python example: the 1.5B copied `from text import slug` into the tests of a tip page)."""
+    if kind == "programs":
+        return _ACCEPTANCE_RULES + "\n\n" + _PROGRAM_EXAMPLE
+    if kind == "pages":
+        return _ACCEPTANCE_RULES.replace(_IMPORT_RULE, "Test the page in a browser as the user message shows "
+                                         "(open_page); there is no Python module to import.")
+    return ACCEPTANCE_SYSTEM
 
 _PROGRAMS = ("Programs are run as subprocess.run([sys.executable, \"<file>.py\", <args>...], capture_output=True, "
              "text=True), checking returncode and stdout. Write one test for each error case the task lists, "
