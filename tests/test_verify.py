@@ -1123,8 +1123,12 @@ def test_tests_with_a_dict_that_repeats_a_key_are_written_again(tmp_path):
     a, backend = make(tmp_path, [code, merged, good])
     out = a.run("Write words.py with count_words(text): how often each word occurs, in lowercase.")
     assert out.status == "done", out.summary
-    assert "the key 'the' more than once" in backend.requests[2].messages[-1]["content"]
+    retry = backend.requests[2].messages
+    assert "the key 'the' more than once" in retry[-1]["content"]
     assert backend.requests[1].sampling.temperature == 0 and backend.requests[2].sampling.temperature > 0  # sampled
+    # asked afresh: the refused reply is not in view (sampled with it in view, the 1.5B copied it)
+    assert [m["role"] for m in retry] == ["system", "user"] and "'cat': 1, 'the': 1" not in retry[-1]["content"]
+    assert retry[-1]["content"].startswith(backend.requests[1].messages[-1]["content"])
 
 
 @pytest.mark.model
@@ -1217,3 +1221,15 @@ def test_the_test_writers_example_is_a_program_for_a_command_line_a_module_for_c
     for k in ("programs", "modules", "pages"):
         assert "from text import" not in prompts.acceptance_system(k) or k == "modules"
     assert "count.py" in prompts.acceptance_system("programs") and "open_page" in prompts.acceptance_system("pages")
+
+
+def test_a_run_whose_model_keeps_a_shared_default_list_ends_done(tmp_path):
+    buggy = "class Cart:\n    def __init__(self, items=[]):\n        self.items = items\n\n    def add(self, item):\n" \
+            "        self.items.append(item)\n"
+    tests = py("t.py", "from cart import Cart\n\n\ndef test_own_lists():\n    a, b = Cart(), Cart()\n    a.add('apple')\n"
+                       "    assert b.items == []\n\n\ndef test_start():\n    assert Cart(['pear']).items == ['pear']\n")
+    rewritten = buggy + "\n    def count(self):\n        return len(self.items)\n"  # the bug copied into a new version
+    a, _ = make(tmp_path, [py("cart.py", rewritten), tests], files={"cart.py": buggy}, max_turns=1, max_fresh=0)
+    out = a.run("Bug in cart.py: two carts share their items. Every cart must have its own list.")
+    assert out.status == "done", out.summary
+    assert "items=None" in (a.ws.root / "cart.py").read_text()

@@ -30,7 +30,6 @@ import ast
 import hashlib
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +45,7 @@ from .names import code_key, is_cli, outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines, own_errors
 from .rename import apply_renames
 from .shell import Limits, run_command
-from .verify import OutOfTime, VerifyContext
+from .verify import VerifyContext, past, raise_if_cut
 from .wording import drop_made_up_raises, drop_raises, relax_made_up_wording
 from .workspace import SKIP_DIRS, Workspace
 
@@ -200,12 +199,10 @@ class AcceptanceTests:
     def _ask(self, messages: list[dict], sampling: SamplingParams | None = None,
              constraint: Constraint = TEST_FILE) -> str:
         deadline = self.deadline
-        stop = (lambda: time.perf_counter() > deadline) if deadline is not None else None
         done = collect(self.backend, ChatRequest(messages, max_tokens=self.max_tokens, sampling=sampling or SamplingParams(),
                                                  speculate=self.speculate, keep_cache=True, constraint=constraint,
-                                                 should_stop=stop))
-        if done.finish_reason == "cancelled" and deadline is not None and time.perf_counter() > deadline:
-            raise OutOfTime()  # measured: the writer's second generation ran from 279 s to 360 s of a 300 s run
+                                                 should_stop=lambda: past(deadline)))
+        raise_if_cut(done.finish_reason, deadline)  # measured: the writer's second generation ran from 279 s to 360 s of 300
         self.stats.append(done.stats)
         self.log(done.text)
         return done.text
@@ -216,19 +213,20 @@ class AcceptanceTests:
             if self.stated:
                 self._save(ctx.ws, self.stated, STATED_PATH)
         self.note("writing acceptance tests from the task statement")
-        messages = [{"role": "system", "content": prompts.acceptance_system(what_is_tested(ctx))},
-                    {"role": "user", "content": prompts.acceptance_request(ctx.task, outline(ctx.ws))}]
+        request = prompts.acceptance_request(ctx.task, outline(ctx.ws))
+        system = {"role": "system", "content": prompts.acceptance_system(what_is_tested(ctx))}
+        messages = [system, {"role": "user", "content": request}]
         for attempt in range(2):
-            # a retry is sampled: greedy, shown why its tests were refused, the 1.5B wrote them again
-            # token for token (measured: a dict repeating the key "the", twice, and the run unverified)
+            # a retry is sampled and does not see the refused reply: greedy and shown it, the 1.5B wrote
+            # it again token for token, and sampled at 0.7 with it in view too (measured: a dict repeating
+            # the key "the", in two fix-word-count runs, each ending unverified)
             reply = self._ask(messages, SamplingParams(temperature=0.7, top_p=0.95, seed=attempt) if attempt else None)
             source, error = usable_tests(reply, ctx.ws, ctx.task)
             if source:
                 self._save(ctx.ws, self._cover(ctx, messages + [{"role": "assistant", "content": reply}], source),
                            task=ctx.task)
                 return
-            messages += [{"role": "assistant", "content": reply},
-                         {"role": "user", "content": prompts.acceptance_retry(error)}]
+            messages = [system, {"role": "user", "content": request + "\n\n" + prompts.acceptance_retry(error)}]
         self.gave_up = f"the model's tests could not be used ({error})"
 
     def _cover(self, ctx: VerifyContext, messages: list[dict], source: str) -> str:

@@ -39,6 +39,7 @@ from .actions import Action, parse_reply
 from .candidates import batch_stats, candidate_samplings
 from .checkpoint import STATE_DIR, Checkpoint
 from .checks import CheckResult, is_game
+from .defaults import own_copies_of_mutable_defaults
 from .dialogs import replace_dialogs
 from .imports import add_missing_imports
 from .leaks import drop_tool_functions
@@ -50,7 +51,8 @@ from .session import Session
 from .results import Outcome, Reporter, SilentReporter, Turn, TurnStats
 from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
 from .tools import Toolbox
-from .verify import ApiGuard, FileChecks, OutOfTime, RenameGone, Verdict, Verifier, VerifyContext, run_verifiers
+from .verify import (ApiGuard, FileChecks, OutOfTime, RenameGone, Verdict, Verifier, VerifyContext, past, raise_if_cut,
+                     run_verifiers)
 from .workspace import ToolError, Workspace
 
 
@@ -171,7 +173,7 @@ class Agent:
                     return self._end(run, "max_turns", f"stopped after {n} turns ({cfg.max_turns} in the last attempt)")
                 n += 1
                 run.attempt_turns += 1
-                if time.perf_counter() > run.deadline:
+                if past(run.deadline):
                     return self._end(run, "timeout", f"wall-time limit of {cfg.wall_limit_s:.0f} s reached")
                 budget = min(cfg.max_tokens_per_turn, cfg.max_total_tokens - run.tokens_used)
                 if budget <= 0:
@@ -220,7 +222,7 @@ class Agent:
         guard = RepetitionGuard()
         done = None
         request = ChatRequest(list(messages), max_tokens=budget, sampling=sampling, speculate=self.config.speculate,
-                              should_stop=lambda: guard.tripped or time.perf_counter() > run.deadline)
+                              should_stop=lambda: guard.tripped or past(run.deadline))
         for ev in self.backend.stream_chat(request):
             if isinstance(ev, TextDelta):
                 self.ui.text(ev.text)
@@ -234,8 +236,7 @@ class Agent:
 
     def _apply(self, done: Done, guard: RepetitionGuard, run: _Run) -> Turn:
         """Carry out a reply's actions in the workspace: the turn it makes."""
-        if done.finish_reason == "cancelled" and not guard.tripped:  # cut at the deadline: not a whole reply
-            raise OutOfTime()
+        raise_if_cut(done.finish_reason, run.deadline)
         if guard.tripped:
             self.ui.note(f"{guard.why}: cut, and the turn is sampled again")
             run.session.log("runaway", content=done.text[-4000:])
@@ -288,7 +289,7 @@ class Agent:
         shift = k - len(samplings)  # the index of the first reply drawn here
         guards = [RepetitionGuard() for _ in samplings]
         requests = [ChatRequest(list(messages), max_tokens=budget, sampling=s, speculate=self.config.speculate,
-                                should_stop=lambda g=g: g.tripped or time.perf_counter() > run.deadline)
+                                should_stop=lambda g=g: g.tripped or past(run.deadline))
                     for s, g in zip(samplings, guards)]
 
         def on_text(i: int, text: str) -> None:
@@ -346,7 +347,8 @@ class Agent:
         renamed = finish_renames(self.ws, task) if changed else []
         changed += [rel for rel, _ in renamed if rel not in changed]
         fixes = ([n for _, n in renamed] + drop_tool_functions(self.ws, changed, task) + add_missing_imports(self.ws, changed)
-                 + errors_to_stderr(self.ws, changed) + replace_dialogs(self.ws, changed, task))
+                 + errors_to_stderr(self.ws, changed) + own_copies_of_mutable_defaults(self.ws, changed)
+                 + replace_dialogs(self.ws, changed, task))
         for note in fixes:  # once all are written
             self.ui.note(note)
             session.log("fixup", note=note)

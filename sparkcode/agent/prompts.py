@@ -196,7 +196,7 @@ def acceptance_cover(values: list[str], functions: list[str] = ()) -> str:
 
 
 def acceptance_retry(error: str) -> str:
-    return (f"Your tests could not be used: {error}\nDo not write the program itself. Reply with one ```python block "
+    return (f"Tests written before could not be used: {error}\nDo not write the program itself. Reply with one ```python block "
             "of pytest test functions named test_... that check what the task states.")
 
 

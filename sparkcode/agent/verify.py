@@ -17,6 +17,7 @@ unless the task names them) and `RenameGone` (after "rename X to Y", X appears n
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,6 +47,18 @@ class VerifyContext:
 class OutOfTime(Exception):
     """The wall-time limit passed while the model was still writing (a turn, or a verifier's
     generation such as the acceptance tests): the cut reply is not used, the run ends `timeout`."""
+
+
+def past(deadline: float | None) -> bool:
+    """The wall-time limit (a `time.perf_counter()` value; None: no limit) has passed."""
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def raise_if_cut(finish_reason: str, deadline: float | None) -> None:
+    """A generation stopped because the limit passed is not a whole reply: `OutOfTime`. The one
+    judgement for the loop's turns and candidates and the test writer's generations."""
+    if finish_reason == "cancelled" and past(deadline):
+        raise OutOfTime()
 
 
 class Verifier(Protocol):
