@@ -39,14 +39,14 @@ from ..engine.sampling import SamplingParams
 from ..engine.stats import Stats
 from . import browser_check, prompts
 from .checks import CheckResult
-from .examples import stated_examples
+from .examples import CALL_START, stated_examples
 from .imports import with_missing_imports
 from .names import code_key, is_cli, outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines, own_errors
 from .rename import apply_renames
 from .shell import Limits, run_command
 from .verify import VerifyContext, past, raise_if_cut
-from .wording import drop_made_up_raises, drop_raises, relax_made_up_wording
+from .wording import drop_made_up_raises, drop_raises, raises_of, relax_made_up_wording
 from .workspace import SKIP_DIRS, Workspace
 
 TEST_DIR = ".sparkcode/acceptance"
@@ -452,7 +452,6 @@ class AcceptanceTests:
 
 
 _COMMAND_LINE = re.compile(r"\bpython3? [\w./-]+\.py\b")
-_CALL = re.compile(r"(?<![\w.])[A-Za-z_]\w*\(")
 
 
 def what_is_tested(ctx: VerifyContext) -> str:
@@ -463,7 +462,7 @@ def what_is_tested(ctx: VerifyContext) -> str:
     if not python:
         return "pages"
     programs = any(is_cli(ctx.ws, p) for p in python)
-    if programs and (_COMMAND_LINE.search(ctx.task) or not _CALL.search(ctx.task)):
+    if programs and (_COMMAND_LINE.search(ctx.task) or not CALL_START.search(ctx.task)):
         return "programs"
     return "modules"
 
@@ -603,7 +602,7 @@ def untested_functions(task: str, source: str, ws: Workspace, existing: set[str]
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    named = dict.fromkeys(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\(", task))
+    named = dict.fromkeys(m.group(1) for m in CALL_START.finditer(task))
     defined = {n.qualname for n in python_names(ws) if "." not in n.qualname}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
@@ -721,13 +720,8 @@ def drop_launch_errors(source: str) -> tuple[str, list[str]]:
 
 
 def _raises_what_a_child_cannot(item: ast.withitem) -> bool:
-    call = item.context_expr
-    if not (isinstance(item.optional_vars, (ast.Name, type(None))) and isinstance(call, ast.Call)
-            and getattr(call.func, "attr", "") == "raises" and call.args):
-        return False
-    kinds = call.args[0].elts if isinstance(call.args[0], ast.Tuple) else [call.args[0]]
-    names = {getattr(k, "attr", getattr(k, "id", "")) for k in kinds}
-    return bool(names) and not names & _RAISED_BY_RUN
+    names = set(raises_of(item))
+    return isinstance(item.optional_vars, (ast.Name, type(None))) and bool(names) and not names & _RAISED_BY_RUN
 
 
 def fix_raises_around_a_child(source: str) -> str:

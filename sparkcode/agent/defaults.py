@@ -71,37 +71,42 @@ def _replace(lines: list[str], node: ast.AST, text: str) -> None:
     lines[i] = lines[i][:node.col_offset] + text + lines[i][node.end_col_offset:]
 
 
+def _body_start(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.stmt | None:
+    """The statement the new-object lines go before (the first after a docstring), or None when the
+    body is on the def's own line or is a docstring alone (left to the model)."""
+    first = fn.body[0]
+    docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    if docstring and len(fn.body) == 1:
+        return None
+    at = fn.body[1] if docstring else first
+    return None if at.lineno == fn.lineno else at
+
+
 def own_copies_of_mutable_defaults(ws: Workspace, changed: list[str]) -> list[str]:
     """Fix the changed files in place; one line per file changed."""
     notes = []
     for rel, text, tree in parsed_python(ws, changed):
         found = [f for f in _shared(tree) if f[2].lineno == f[2].end_lineno]  # a default on one line
-        if not found:
+        starts = [_body_start(fn) for fn, _, _ in found]
+        if not found or None in starts:
             continue
         lines = text.splitlines(keepends=True)
+        for _, _, default in sorted(found, key=lambda f: (f[2].lineno, f[2].col_offset), reverse=True):
+            _replace(lines, default, "None")
         inserts: dict[int, list[str]] = {}  # line index -> lines to put before it
-        for fn, arg, default in found:
-            first = fn.body[0]
-            docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-                and isinstance(first.value.value, str)
-            at = fn.body[1] if docstring and len(fn.body) > 1 else first
-            if docstring and len(fn.body) == 1 or at.lineno == fn.lineno:
-                break  # a body on the def's own line, or a docstring alone: left to the model
+        for (_, arg, default), at in zip(found, starts):
             indent = " " * at.col_offset
             inserts.setdefault(at.lineno - 1, []).append(
                 f"{indent}if {arg.arg} is None:\n{indent}    {arg.arg} = {ast.unparse(default)}\n")
-        else:
-            for fn, arg, default in sorted(found, key=lambda f: (f[2].lineno, f[2].col_offset), reverse=True):
-                _replace(lines, default, "None")
-            for i in sorted(inserts, reverse=True):
-                lines[i:i] = inserts[i]
-            new = "".join(lines)
-            try:
-                ast.parse(new)
-            except SyntaxError:
-                continue
-            ws.write_text(rel, new)
-            shown = ", ".join(f"{fn.name}({arg.arg}={ast.unparse(d)})" for fn, arg, d in found)
-            notes.append(f"{rel}: a mutable default argument the function keeps or changes is shared by every call; "
-                         f"each call now gets its own ({shown} -> None, then a new one)")
+        for i in sorted(inserts, reverse=True):
+            lines[i:i] = inserts[i]
+        new = "".join(lines)
+        try:
+            ast.parse(new)
+        except SyntaxError:
+            continue
+        ws.write_text(rel, new)
+        shown = ", ".join(f"{fn.name}({arg.arg}={ast.unparse(d)})" for fn, arg, d in found)
+        notes.append(f"{rel}: a mutable default argument the function keeps or changes is shared by every call; "
+                     f"each call now gets its own ({shown} -> None, then a new one)")
     return notes

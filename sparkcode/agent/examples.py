@@ -29,7 +29,7 @@ import shlex
 from .names import python_names
 from .workspace import Workspace
 
-_CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
+CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
 _BUILTINS = {"list", "range", "tuple", "dict", "set", "str", "int", "float", "len", "sorted"}
 _EQUALS = re.compile(r"\s*==\s*")
 _SHOULD = re.compile(r"\b(?:should|must)\s+(?:return|give|be)\s+")
@@ -86,7 +86,7 @@ def _calls(task: str):
     """(call source, expected literal source) for each `call == value`, and for each "call ...
     should return value" (what the code returns today is not taken: it may be the bug)."""
     for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z(`])|\n", task):
-        starts = [m.start() for m in _CALL_START.finditer(sentence)]
+        starts = [m.start() for m in CALL_START.finditer(sentence)]
         for i, start in enumerate(starts):
             call = _longest_expr(sentence, start, stop=lambda e: isinstance(e, ast.Call))
             if call is None:
@@ -107,7 +107,7 @@ def _pairs(task: str, one_arg: set[str]):
     left-hand value. Arrows inside quotes, sentences about what is wrong today and sentences that
     set an argument (`with places=1, 7.256 -> 7.3`) are skipped."""
     for para in task.split("\n"):
-        named = {m.group(1) for m in _CALL_START.finditer(para)} - _BUILTINS
+        named = {m.group(1) for m in CALL_START.finditer(para)} - _BUILTINS
         named |= {w for w in re.findall(r"[A-Za-z_]\w*", para) if w in one_arg}
         if len(named) != 1 or not named <= one_arg:
             continue
@@ -138,7 +138,7 @@ def _raising(task: str, one_arg: set[str]):
     deny it ("must not raise", "unless", "should no longer") or quote a message or a field name
     are skipped."""
     for para in task.split("\n"):
-        in_para = {m.group(1) for m in _CALL_START.finditer(para)} - _BUILTINS
+        in_para = {m.group(1) for m in CALL_START.finditer(para)} - _BUILTINS
         for clause in re.split(r"(?<=[.;!?])\s+", para):
             m = _RAISES.search(clause)
             if not m or _NOT_NOW.search(clause) or _NOT_RAISING.search(clause):
@@ -148,7 +148,7 @@ def _raising(task: str, one_arg: set[str]):
             if len(fns) != 1 or not fns <= one_arg:
                 continue
             (fn,) = fns
-            spans = [(c.end(), _closing(clause, c.end())) for c in _CALL_START.finditer(clause)]
+            spans = [(c.end(), _closing(clause, c.end())) for c in CALL_START.finditer(clause)]
             for cue in _CUE.finditer(clause):
                 listed = cue.group(1) or cue.group(2)
                 start = cue.start(1) if cue.group(1) else cue.start(2)

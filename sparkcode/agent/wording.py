@@ -120,7 +120,9 @@ _FAILURE_WORDS = re.compile(r"\b(?:rais\w*|errors?|exceptions?|invalid|reject\w*
                             r"input|refus\w*|exit\w*|status|throws?|illegal|not allowed|must not)\b", re.I)
 
 
-def _raises_of(item: ast.withitem) -> list[str]:
+def raises_of(item: ast.withitem) -> list[str]:
+    """The exception names a `with pytest.raises(...)` item names (`subprocess.CalledProcessError` -> its
+    last part); [] for any other item."""
     call = item.context_expr
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "raises"
             and isinstance(call.func.value, ast.Name) and call.func.value.id == "pytest" and call.args):
@@ -138,7 +140,7 @@ class _DropRaises(ast.NodeTransformer):
 
     def visit_With(self, node: ast.With) -> ast.AST | None:
         self.generic_visit(node)
-        kinds = [k for item in node.items for k in _raises_of(item)]
+        kinds = [k for item in node.items for k in raises_of(item)]
         if kinds and self.drop(node, kinds):
             self.dropped.append("/".join(kinds))
             return None
