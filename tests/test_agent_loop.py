@@ -222,6 +222,8 @@ def test_killed_run_leaves_a_readable_session(tmp_path):
     ("Run `main.py` like this:\n```bash\npython3 main.py\n```", []),
     ("Unlike `notes.md`, this page:\n```html\n<p>\nhi\n</p>\n```", [("write_file", "index.html")]),
     ('<tool_call>{"name": "list_files", "arguments": {}}</tool_call>', [("list_files", None)]),
+    # the root's placeholder copied into the path: the file in the workspace, not "/invoice.py"
+    ("FILE: <workspace>/invoice.py\n```python\nx = 1\n```", [("write_file", "invoice.py")]),
 ])
 def test_reply_parsing_is_tolerant(reply, expected):
     actions, errors = parse_reply(reply)

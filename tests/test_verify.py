@@ -1131,6 +1131,25 @@ def test_tests_with_a_dict_that_repeats_a_key_are_written_again(tmp_path):
     assert retry[-1]["content"].startswith(backend.requests[1].messages[-1]["content"])
 
 
+def test_only_the_asserts_with_a_dict_that_repeats_a_key_are_dropped_the_right_tests_stay(tmp_path):
+    """Measured: fix-word-count's writer put one such dict beside a right test of "don't" in both its
+    files; refused whole, the run ended with no tests and a counter that splits "don't"."""
+    splits = py("words.py", "import re\n\n\ndef count_words(text):\n    out = {}\n"
+                            "    for w in re.findall(r\"[a-z]+\", text.lower()):\n        out[w] = out.get(w, 0) + 1\n"
+                            "    return out\n")
+    keeps = splits.replace("[a-z]+", "[a-z']+")
+    tests = py("t.py", "from words import count_words\n\n\ndef test_merged():\n"
+                       "    assert count_words('The the cat') == {'the': 2, 'cat': 1, 'the': 1}\n\n\n"
+                       "def test_apostrophe():\n    assert count_words(\"Don't stop\") == {\"don't\": 1, 'stop': 1}\n")
+    a, backend = make(tmp_path, [splits, tests, keeps])
+    out = a.run("Fix count_words in words.py: lowercase words, and an apostrophe inside a word is part of it.")
+    assert out.status == "done", out.summary
+    assert len(backend.requests) == 3  # no second writer's reply: the file was used
+    text = (a.ws.root / TEST_PATH).read_text()
+    assert "def test_apostrophe" in text and "test_merged" not in text
+    assert "don't" in backend.requests[2].messages[-1]["content"]  # the kept test's failure went back
+
+
 @pytest.mark.model
 def test_the_test_writers_grammar_holds_a_real_model_to_a_test_file(qwen05):
     """Asked outright for the module, the 0.5B under `TEST_FILE` still replies with a test file:

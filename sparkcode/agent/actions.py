@@ -4,7 +4,8 @@ Recognised, in this order, each consuming its span of the text:
 1. SEARCH/REPLACE edit blocks (see `edits.py`);
 2. ``<tool_call>{json}</tool_call>`` calls;
 3. whole-file blocks: a path (``FILE: path``, ``### path``, ``**path**``, `` `path` `` or a
-   ``path:`` line) right before a fenced block, or a path in the fence's info string, or a
+   ``path:`` line; a placeholder of the root before it, ``<workspace>/a.py``, is dropped) right
+   before a fenced block, or a path in the fence's info string, or a
    prose line just above the block that names one file ("Create a file named `game.html`:")
    whose extension fits the block's language (never for shell blocks). A lone
    unnamed code block (or one named by a placeholder, ``FILE: <path>``; a fence of ``<language>``
@@ -40,8 +41,12 @@ class Action:
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
 _PATH = r"[\w./\-]+\.[A-Za-z0-9]{1,8}"
+# a placeholder for the root copied into a path, `FILE: <workspace>/invoice.py`, names the file in the
+# workspace (measured: read as "/invoice.py", outside it, two of three correct refactor candidates were lost)
+_ROOT_PLACEHOLDER = r"(?:<[\w -]+>/)?"
 _NAME_LINE = re.compile(
-    r"(?:FILE:\s*|File:\s*|file:\s*|#{1,4}\s*(?:File:\s*)?|\*\*|`)?(" + _PATH + r")(?:\*\*|`)?:?(?:\*\*)?\s*$"
+    r"(?:FILE:\s*|File:\s*|file:\s*|#{1,4}\s*(?:File:\s*)?|\*\*|`)?" + _ROOT_PLACEHOLDER + "(" + _PATH
+    + r")(?:\*\*|`)?:?(?:\*\*)?\s*$"
 )
 _LANG_FILE = {"html": "index.html", "python": "main.py", "py": "main.py", "javascript": "script.js", "js": "script.js",
               "css": "style.css", "bash": None, "sh": None, "shell": None, "console": None, "text": None, "": None}

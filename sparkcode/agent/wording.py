@@ -131,18 +131,38 @@ def raises_of(item: ast.withitem) -> list[str]:
     return [k.id if isinstance(k, ast.Name) else k.attr if isinstance(k, ast.Attribute) else "?" for k in kinds]
 
 
-class _DropRaises(ast.NodeTransformer):
-    """Drops each `with pytest.raises(...)` that `drop(node, kinds)` judges, and a test left empty."""
+class _DropChecks(ast.NodeTransformer):
+    """Drops each `with pytest.raises(...)` that `raises(node, kinds)` judges and each `assert` that
+    `asserts(node)` names a reason for (a str), and a test left empty."""
 
-    def __init__(self, drop):
-        self.drop = drop
+    def __init__(self, raises=lambda node, kinds: False, asserts=lambda node: None):
+        self.raises, self.asserts = raises, asserts
         self.dropped: list[str] = []
 
     def visit_With(self, node: ast.With) -> ast.AST | None:
-        self.generic_visit(node)
-        kinds = [k for item in node.items for k in raises_of(item)]
-        if kinds and self.drop(node, kinds):
+        node = self._emptied(node)
+        kinds = [k for item in node.items for k in raises_of(item)] if node else []
+        if kinds and self.raises(node, kinds):
             self.dropped.append("/".join(kinds))
+            return None
+        return node
+
+    def _emptied(self, node: ast.AST) -> ast.AST | None:
+        """A block whose every statement was dropped goes too (its `else`, if any, stays)."""
+        self.generic_visit(node)
+        if node.body:
+            return node
+        if getattr(node, "orelse", None):
+            node.body = [ast.Pass()]
+            return node
+        return None
+
+    visit_For = visit_While = visit_If = visit_Try = _emptied
+
+    def visit_Assert(self, node: ast.Assert) -> ast.AST | None:
+        why = self.asserts(node)
+        if why:
+            self.dropped.append(why)
             return None
         return node
 
@@ -156,7 +176,14 @@ class _DropRaises(ast.NodeTransformer):
 def drop_raises(source: str, drop) -> tuple[str, list[str]]:
     """(the tests without the `pytest.raises` blocks `drop(node, kinds)` judges, the exceptions
     dropped); the source unchanged when it does not parse or nothing was dropped."""
-    dropper = _DropRaises(drop)
+    dropper = _DropChecks(raises=drop)
+    return _rewrite(source, dropper, lambda: dropper.dropped)
+
+
+def drop_asserts(source: str, why) -> tuple[str, list[str]]:
+    """(the tests without the asserts `why(node)` gives a reason for, the reasons); the source
+    unchanged when it does not parse or nothing was dropped."""
+    dropper = _DropChecks(asserts=why)
     return _rewrite(source, dropper, lambda: dropper.dropped)
 
 
