@@ -72,6 +72,23 @@ def test_with_no_candidate_passing_the_one_failing_least_is_kept_and_repaired(tm
     assert "a * b" in (a.ws.root / "calc.py").read_text()
 
 
+def test_candidates_cut_at_the_wall_time_limit_leave_the_best_one_checked_in_place(tmp_path):
+    """Measured: the limit passed while candidates 2 and 3 were written; the files were put back as
+    before them for the cut one, and the run ended with no csvsum.py at all."""
+    import time
+
+    def until_the_limit(request):
+        while not request.should_stop():
+            time.sleep(0.05)
+        return RIGHT  # cut after its first chunk: no whole reply
+
+    a, backend = agent(tmp_path, [ONE_WRONG, until_the_limit, until_the_limit], wall_limit_s=1.5)
+    out = a.run("write calc.py with add and mul")
+    assert out.status == "timeout", out.summary
+    assert (a.ws.root / "calc.py").read_text() == ONE_WRONG.split("```python\n")[1].split("```")[0]
+    assert out.files_written == ["calc.py"]
+
+
 def test_a_candidate_that_writes_nothing_never_beats_one_that_wrote_code(tmp_path):
     a, backend = agent(tmp_path, ["I would write calc.py like this: add and mul.", BOTH_WRONG, RIGHT])
     out = a.run("write calc.py with add and mul")

@@ -51,8 +51,8 @@ from .session import Session
 from .results import Outcome, Reporter, SilentReporter, Turn, TurnStats
 from .stuck import RepetitionGuard, StuckDetector, unstick_sampling
 from .tools import Toolbox
-from .verify import (ApiGuard, FileChecks, OutOfTime, RenameGone, Verdict, Verifier, VerifyContext, past, raise_if_cut,
-                     run_verifiers)
+from .verify import (ApiGuard, FileChecks, OutOfTime, RenameGone, Verdict, Verifier, VerifyContext, cut, past,
+                     raise_if_cut, run_verifiers)
 from .workspace import ToolError, Workspace
 
 
@@ -303,6 +303,9 @@ class Agent:
         run.tokens_used += sum(d.stats.decode_tokens for d in dones)
         last = 0
         for i, (done, guard) in enumerate(zip(dones, guards), start=shift):
+            if best is not None and cut(done.finish_reason, run.deadline):
+                break  # the rest were cut at the limit: the best so far stays (measured: a timeout while
+                # candidates 2 and 3 were written put the files back as before them, and csvsum.py was lost)
             self._put_back(before, before.version, run)
             self.ui.note(f"candidate {i + 1} of {k}")
             turn = self._apply(done, guard, run)

@@ -54,10 +54,14 @@ def past(deadline: float | None) -> bool:
     return deadline is not None and time.perf_counter() > deadline
 
 
+def cut(finish_reason: str, deadline: float | None) -> bool:
+    """A generation stopped because the limit passed: not a whole reply. The one judgement for the
+    loop's turns and candidates and the test writer's generations."""
+    return finish_reason == "cancelled" and past(deadline)
+
+
 def raise_if_cut(finish_reason: str, deadline: float | None) -> None:
-    """A generation stopped because the limit passed is not a whole reply: `OutOfTime`. The one
-    judgement for the loop's turns and candidates and the test writer's generations."""
-    if finish_reason == "cancelled" and past(deadline):
+    if cut(finish_reason, deadline):
         raise OutOfTime()
 
 
