@@ -1148,6 +1148,17 @@ def test_only_the_asserts_with_a_dict_that_repeats_a_key_are_dropped_the_right_t
     text = (a.ws.root / TEST_PATH).read_text()
     assert "def test_apostrophe" in text and "test_merged" not in text
     assert "don't" in backend.requests[2].messages[-1]["content"]  # the kept test's failure went back
+    # a value the task states that only a dropped test tried is asked for again
+    (tmp_path / "quoted").mkdir()
+    cover = py("t.py", "from words import count_words\n\n\ndef test_the_example():\n"
+                       "    assert count_words('The the cat') == {'the': 2, 'cat': 1}\n")
+    a, backend = make(tmp_path / "quoted", [keeps, tests, cover])
+    out = a.run('Fix count_words in words.py: count_words("The the cat") gives {"the": 2, "cat": 1}, and an '
+                "apostrophe inside a word is part of it.")
+    assert out.status == "done", out.summary
+    assert '"The the cat"' in backend.requests[2].messages[-1]["content"]  # the cover request
+    text = (a.ws.root / TEST_PATH).read_text()
+    assert "def test_apostrophe" in text and "def test_the_example" in text and "test_merged" not in text
 
 
 @pytest.mark.model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from sparkcode.agent.wording import made_up, relax_made_up_wording
+from sparkcode.agent.wording import made_up, relax_made_up_wording, strip_expected_of_stripped
 
 TASK = ("Write convert.py: `python convert.py c2f 100` prints 212.0. If the value isn't a number, print an "
         "error and exit with status 2. An empty list raises ValueError('no values given').")
@@ -62,3 +62,24 @@ def test_tests_without_made_up_wording_are_left_as_written():
     src = "def test_x():\n    assert f(1) == 2  # a comment survives\n"
     assert relax_made_up_wording(src, TASK) == (src, [])
     assert relax_made_up_wording("def (:", TASK) == ("def (:", [])
+
+
+def test_a_text_compared_with_a_stripped_output_is_stripped_too():
+    """Measured: `r.stdout.strip() == "a\\nb\\n"` in four of eight tests of sortlines.py: no output passes it."""
+    source = ('def test_sorted(r):\n    assert r.stdout.strip() == "a\\nb\\n"\n    assert "  x" != r.stderr.rstrip()\n'
+              '    assert r.stdout != "a\\n"\n    assert r.stdout.strip() != "ok"\n')
+    fixed, texts = strip_expected_of_stripped(source)
+    assert texts == ["a\nb\n"]
+    values = [n.value for n in ast.walk(ast.parse(fixed)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    assert values == ["a\nb", "  x", "a\n", "ok"]  # only the text a stripped output is held to changed
+
+    class Run:
+        stdout, stderr = "a\nb\n", ""
+
+    before, after = {}, {}
+    exec(source, before)
+    exec(fixed, after)
+    with __import__("pytest").raises(AssertionError):
+        before["test_sorted"](Run)
+    after["test_sorted"](Run)  # the right output passes
+    assert strip_expected_of_stripped(fixed) == (fixed, [])  # a second pass changes nothing
