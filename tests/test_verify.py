@@ -1060,6 +1060,37 @@ def test_a_features_new_tests_are_never_set_aside_by_the_original():
     assert pure_refactor("Move the email check into validators.py; register() must behave exactly as before.")
 
 
+SORTLINES = ("import argparse\nimport sys\n\n\ndef main(argv=None):\n    parser = argparse.ArgumentParser()\n"
+             "    parser.add_argument('file')\n{options}    args = parser.parse_args(argv)\n"
+             "    with open(args.file) as f:\n        lines = f.read().splitlines()\n{body}"
+             "    for line in lines:\n        print(line)\n    return 0\n\n\n"
+             "if __name__ == '__main__':\n    sys.exit(main())\n")
+
+
+def test_a_features_test_of_what_was_there_before_that_the_original_fails_is_asked_for_again(tmp_path):
+    """Measured: the writer held `sortlines.py in.txt` to "a\\nb" for the lines a, b, a (the original
+    prints a, a, b), and the -r code that passed such tests had lost its sorting."""
+    original = SORTLINES.format(options="", body="    lines = sorted(lines)\n")
+    option = "    parser.add_argument('-r', '--reverse', action='store_true')\n"
+    unsorted = py("sortlines.py", SORTLINES.format(options=option, body="    if args.reverse:\n"
+                                                   "        lines = lines[::-1]\n"))
+    fixed = py("sortlines.py", SORTLINES.format(options=option, body="    lines = sorted(lines, reverse=args.reverse)\n"))
+    run = ("import subprocess\nimport sys\n\n\ndef out(tmp_path, *flags):\n    p = tmp_path / 'in.txt'\n"
+           "    p.write_text('a\\nb\\na\\n')\n    return subprocess.run([sys.executable, 'sortlines.py', *flags, str(p)], "
+           "capture_output=True, text=True).stdout.split()\n\n\n")
+    wrong = py("t.py", run + "def test_default(tmp_path):\n    assert out(tmp_path) == ['a', 'b']\n\n\n"
+                             "def test_reverse(tmp_path):\n    assert out(tmp_path, '-r') == ['b', 'a', 'a']\n")
+    right = py("t.py", run + "def test_default(tmp_path):\n    assert out(tmp_path) == ['a', 'a', 'b']\n\n\n"
+                             "def test_reverse(tmp_path):\n    assert out(tmp_path, '-r') == ['b', 'a', 'a']\n")
+    a, backend = make(tmp_path, [unsorted, wrong, right, fixed], files={"sortlines.py": original}, max_fresh=0)
+    out = a.run("Add -r/--reverse to sortlines.py: it prints the lines in reverse sorted order. Without it it "
+                "should work exactly as before.")
+    assert out.status == "done", out.summary
+    assert "ORIGINAL code" in backend.requests[2].messages[-1]["content"]  # test_default was asked for again
+    assert "test_default" in backend.requests[2].messages[-1]["content"]
+    assert "sorted(lines" in (a.ws.root / "sortlines.py").read_text()
+
+
 def test_tests_that_cannot_import_a_name_the_task_states_fail_the_code_not_pass_it(tmp_path):
     task = "Add median(xs) to stats.py next to mean(xs)."
     tests = py("t.py", "from stats import median\n\n\ndef test_median():\n    assert median([1, 2, 3]) == 2\n")
