@@ -268,29 +268,22 @@ class AcceptanceTests:
     def _ready(self, source: str, task: str) -> str:
         """The tests without the demands no right code can meet, each kind dropped or relaxed with a
         note (running it again on its result changes nothing)."""
-        source, relaxed = relax_made_up_wording(source, task)
-        if relaxed:
-            self.note(f"acceptance tests: {len(relaxed)} demand(s) of wording the task does not state relaxed "
-                      f"to 'a message is there' ({relaxed[0]!r}…)")
         # (code that must behave as before may raise what the task never names: the original judges those)
-        source, dropped = (source, []) if preserves_behaviour(task) else drop_made_up_raises(source, task)
-        if dropped:
-            self.note(f"acceptance tests: {len(dropped)} demand(s) of an error the task never speaks of dropped "
-                      f"({', '.join(dropped[:3])})")
-        source, impossible = drop_launch_errors(source)
-        if impossible:
-            self.note(f"acceptance tests: {len(impossible)} demand(s) that starting the program raises "
-                      f"{impossible[0]} dropped (no program can make the test's own launch fail)")
-        source, twice = drop_repeated_keys(source)
-        if twice:
-            self.note(f"acceptance tests: {len(twice)} assert(s) comparing with a dict that repeats the key "
-                      f"{twice[0]} dropped (Python keeps only its last value: no code can pass them)")
-        source, stripped = strip_expected_of_stripped(source)
-        if stripped:
-            self.note(f"acceptance tests: {len(stripped)} text(s) compared with a stripped output stripped too "
-                      f"({stripped[0]!r})")
-        source = fix_raises_around_a_child(declare_fixtures(source))
-        return source
+        raises = (lambda s: (s, [])) if preserves_behaviour(task) else (lambda s: drop_made_up_raises(s, task))
+        steps = [(lambda s: relax_made_up_wording(s, task),
+                  "demand(s) of wording the task does not state relaxed to 'a message is there' ({first!r}…)"),
+                 (raises, "demand(s) of an error the task never speaks of dropped ({firsts})"),
+                 (drop_launch_errors, "demand(s) that starting the program raises {first} dropped (no program can "
+                                      "make the test's own launch fail)"),
+                 (drop_repeated_keys, "assert(s) comparing with a dict that repeats the key {first} dropped (Python "
+                                      "keeps only its last value: no code can pass them)"),
+                 (strip_expected_of_stripped, "text(s) compared with a stripped output stripped too ({first!r})")]
+        for step, says in steps:
+            source, found = step(source)
+            if found:
+                self.note(f"acceptance tests: {len(found)} "
+                          + says.format(first=found[0], firsts=", ".join(map(str, found[:3]))))
+        return fix_raises_around_a_child(declare_fixtures(source))
 
     # ---- running ------------------------------------------------------------------------------
     def _run(self, ctx: VerifyContext) -> CheckResult:
