@@ -889,6 +889,24 @@ def test_a_tool_the_model_defines_in_the_program_is_removed(tmp_path):
     assert "def finish" not in backend.requests[1].messages[-1]["content"]  # the test writer never sees it
 
 
+def test_a_page_calling_an_agent_action_it_never_defines_loses_that_call(tmp_path):
+    from sparkcode.agent.leaks import drop_tool_functions
+
+    page = ("<canvas id=c></canvas><script>\nfunction over() {\n  showOnPageMessage('Game Over!');\n"
+            "  finish('Game Over!');\n  game.finish();\n}\n</script>")  # measured: the README run at 1eeeef4
+    (tmp_path / "snake.html").write_text(page)
+    ws = Workspace(tmp_path)
+    notes = drop_tool_functions(ws, ["snake.html"], "build a snake game in one HTML file")
+    out = (tmp_path / "snake.html").read_text()
+    assert "finish('Game Over!')" not in out and "game.finish();" in out and "showOnPageMessage('Game Over!');" in out
+    assert notes and "finish" in notes[0]
+    (tmp_path / "race.html").write_text("<script>\nfunction finish(t) { return t; }\nfinish(1);\n</script>")
+    assert drop_tool_functions(ws, ["race.html"], "a race page") == []  # defined by the page: its own function
+    (tmp_path / "race.html").unlink()
+    (tmp_path / "snake.html").write_text(page)
+    assert drop_tool_functions(ws, ["snake.html"], "a game whose finish() ends the round") == []  # the task names it
+
+
 def test_a_function_the_task_names_like_a_tool_stays(tmp_path):
     from sparkcode.agent.leaks import drop_tool_functions
 

@@ -8,6 +8,12 @@ one of the tools that no program needs by that name (`LEAKED`: finish, write_fil
 edit_file, list_files), undecorated, which the task does not name and nothing else in the
 workspace uses, is removed, with top-level calls of it. `run` and `search` are left alone: plenty
 of programs have their own. A file that would no longer parse is left alone.
+
+Pages leak the other way: the 1.5B's snake game said ``alert('Game Over!'); finish('Game Over!');``
+with no ``finish`` anywhere (measured: the README run at 1eeeef4 kept that ReferenceError through
+two repair rounds, each turn copying the line back). In a changed page or script, a statement
+that only calls one of `LEAKED` which no script of the workspace defines, and the task does not
+name, is removed.
 """
 
 from __future__ import annotations
@@ -30,9 +36,41 @@ def _used_elsewhere(ws: Workspace, rel: str, name: str) -> bool:
     return any(p != rel for p, _, _ in ws.search(rf"\b{re.escape(name)}\b", glob="*.py"))
 
 
+_SCRIPT_FILES = (".html", ".htm", ".js", ".mjs")
+_CALL_LINE = r"^[ \t]*(?:window\.)?{name}\s*\([^;\n]*\)\s*;?[ \t]*(?:\n|$)"
+
+
+def _defined_in_scripts(ws: Workspace, name: str) -> bool:
+    definition = rf"(function\s*\*?\s*{name}\b|\b(var|let|const)\s+{name}\b|\b{name}\s*[:=][^=]|\b{name}\s*\([^)]*\)\s*\{{)"
+    return any(ws.search(definition, glob=f"*{ext}") for ext in _SCRIPT_FILES)
+
+
+def drop_tool_calls_from_scripts(ws: Workspace, changed: list[str], task: str) -> list[str]:
+    """Remove statements that only call an undefined agent action from changed pages and scripts."""
+    notes = []
+    for rel in dict.fromkeys(changed):
+        if not rel.lower().endswith(_SCRIPT_FILES):
+            continue
+        try:
+            text = (ws.root / rel).read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        new = text
+        for name in LEAKED:
+            if re.search(rf"\b{name}\b", task) or _defined_in_scripts(ws, name):
+                continue
+            new, n = re.subn(_CALL_LINE.format(name=name), "", new, flags=re.M)
+            if n:
+                notes.append(f"{rel}: removed {n} call(s) of `{name}()`, which is one of the agent's actions, "
+                             "not a function of the page")
+        if new != text:
+            ws.write_text(rel, new)
+    return notes
+
+
 def drop_tool_functions(ws: Workspace, changed: list[str], task: str) -> list[str]:
     """Remove leaked tool functions in place; one note per function removed."""
-    notes = []
+    notes = drop_tool_calls_from_scripts(ws, changed, task)
     for rel, text, tree in parsed_python(ws, changed):
         for name in LEAKED:
             fns = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name and not n.decorator_list]
