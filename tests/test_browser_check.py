@@ -218,6 +218,15 @@ def test_food_that_moves_by_itself_is_not_taken_for_eaten(tmp_path):
     assert v.ok, (v.problems, v.details.get("eating"))
 
 
+def test_a_snake_over_before_it_can_be_steered_is_told_its_segments_share_one_point(tmp_path):
+    v = judge_page(FIXTURES / "snake-head-moved-in-place.html", game=True)
+    assert not v.ok
+    assert has(v.problems, "ended before the snake could be steered", "segments were at the same point",
+               "new head object"), v.problems
+    e = v.details["eating"]
+    assert e["checked"] and not e["ate"] and e["moves"] == 0 and len(set(map(tuple, e["last_body"]))) == 1, e
+
+
 def test_game_state_is_found_by_name_at_the_top_or_one_level_into_an_object():
     from sparkcode.agent.eating import names_in, pick
 

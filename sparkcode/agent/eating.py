@@ -171,6 +171,7 @@ def steer_to_food(load: Load, scripts: str) -> dict:
         load.run(STEP_MS)
         if load.loads > loads or load.dialogs:
             result["ended"] = "the game ended (or the page reloaded) before the snake reached the food"
+            result["last_body"] = [list(p) for p in state["body"][:50]]
             break
         new = reader.read()
         if new is None:
@@ -233,6 +234,15 @@ def problems(result: dict) -> list[str]:
         if result["score_before"] is not None and result["score_after"] == result["score_before"]:
             out.append(f"eating the food does not change the score (it stayed {result['score_before']:g}): add to the "
                        "score when the snake eats")
+        return out
+    if result.get("ended") and not result.get("moves"):
+        out = ["the game ended before the snake could be steered: it is over as soon as it starts"]
+        body = [tuple(p) for p in result.get("last_body") or []]
+        twice = next((p for p in dict.fromkeys(body) if body.count(p) > 1), None)
+        if twice:  # measured: `let head = snake[0]; head.x += 20; snake.unshift(head)` — every segment one object
+            out[0] += (f": when it ended, {body.count(twice)} of the snake's {len(body)} segments were at the same "
+                       f"point {twice}, so the head already touches its own body. Is the head moved in place and "
+                       "added again? Each move must add a new head object, e.g. {x: head.x + dx, y: head.y + dy}")
         return out
     stood = result.get("stood_on_food")
     if stood:
