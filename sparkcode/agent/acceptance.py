@@ -227,8 +227,7 @@ class AcceptanceTests:
                 # what is dropped first: a stated value only a dropped test tried is not covered (measured:
                 # "The cat and the hat." was in a test with a repeated key alone, and no test took its place)
                 source = self._ready(source, ctx.task)
-                self._save(ctx.ws, self._cover(ctx, messages + [{"role": "assistant", "content": reply}], source),
-                           task=ctx.task)
+                self._save(ctx.ws, self._cover(ctx, messages + [{"role": "assistant", "content": reply}], source))
                 return
             messages = [system, {"role": "user", "content": request + "\n\n" + prompts.acceptance_retry(error)}]
         self.gave_up = f"the model's tests could not be used ({error})"
@@ -247,16 +246,15 @@ class AcceptanceTests:
             + ([f"{', '.join(unused)}, never called"] if unused else [])))
         ask = prompts.acceptance_cover(missing, unused)
         more, _ = parse_tests(self._ask(messages + [{"role": "user", "content": ask}]))
-        better = more and with_new_tests(source, more)
+        better = more and self._ready(with_new_tests(source, more), ctx.task)  # (`source` is ready: the new ones are made so)
         if not better or tests_the_workspace(better, ctx.ws, ctx.task):
             return source
         fewer = (len(uncovered_values(ctx.task, better)) + len(untested_functions(ctx.task, better, ctx.ws, self.existing))
                  < len(missing) + len(unused))
         return better if fewer else source
 
-    def _save(self, ws: Workspace, source: str, rel: str = TEST_PATH, task: str = "") -> None:
-        if rel == TEST_PATH:
-            source = self._ready(source, task)
+    def _save(self, ws: Workspace, source: str, rel: str = TEST_PATH) -> None:
+        """Write `source` (for TEST_PATH: made `_ready` by the caller) with its header."""
         if not source.startswith(HEADER):
             source = HEADER + source
         if rel == TEST_PATH:
@@ -457,7 +455,7 @@ class AcceptanceTests:
         new, _ = usable_tests(reply, ctx.ws, ctx.task)
         if not new or new.strip() == self._body().strip():
             return False
-        self._save(ctx.ws, new, task=ctx.task)
+        self._save(ctx.ws, self._ready(new, ctx.task))
         self.rewritten += [n for n in due if n not in self.rewritten]
         return True
 
