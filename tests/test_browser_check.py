@@ -222,9 +222,20 @@ def test_a_snake_over_before_it_can_be_steered_is_told_its_segments_share_one_po
     v = judge_page(FIXTURES / "snake-head-moved-in-place.html", game=True)
     assert not v.ok
     assert has(v.problems, "ended before the snake could be steered", "segments were at the same point",
-               "new head object"), v.problems
+               "new head object", "`let head = snake[0];` makes head the old head object itself",
+               "`let head = {...snake[0]};`"), v.problems
     e = v.details["eating"]
     assert e["checked"] and not e["ate"] and e["moves"] == 0 and len(set(map(tuple, e["last_body"]))) == 1, e
+
+
+def test_a_head_declared_as_the_snakes_own_first_segment_and_then_moved_is_found():
+    from sparkcode.agent.eating import head_taken_as_is
+
+    assert head_taken_as_is("let head = snake[0];\nhead.x += 20;\nsnake.unshift(head);", "snake") == "let head = snake[0];"
+    assert head_taken_as_is("const h = game.body[game.body.length - 1]; h.y--;", "game.body") == \
+        "const h = game.body[game.body.length - 1];"
+    assert head_taken_as_is("let head = {...snake[0]};\nhead.x += 20;", "snake") is None  # a copy
+    assert head_taken_as_is("const head = snake[0];\nconst next = {x: head.x + 20, y: head.y};", "snake") is None  # read only
 
 
 def test_game_state_is_found_by_name_at_the_top_or_one_level_into_an_object():

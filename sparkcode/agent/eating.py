@@ -149,6 +149,19 @@ def _choose(head: tuple, food: tuple, moving: tuple | None) -> tuple:
     return (1 if head[0] <= food[0] else -1, 0)
 
 
+def head_taken_as_is(scripts: str, snake: str) -> str | None:
+    """The declaration that names the snake's head object itself (``let head = snake[0];``), whose
+    fields the code then changes in place, or None."""
+    body = re.escape(snake)
+    end = rf"(?:0|{body}\.length\s*-\s*1)"
+    for m in re.finditer(rf"\b(?:let|var|const)\s+([\w$]+)\s*=\s*{body}\s*\[\s*{end}\s*\]\s*;?", scripts):
+        var = re.escape(m.group(1))
+        rest = scripts[m.end():m.end() + 1500]
+        if re.search(rf"\b{var}\.[xy]\s*(?:[-+*/]?=(?!=)|\+\+|--)|(?:\+\+|--){var}\.[xy]\b", rest):
+            return m.group(0).strip()
+    return None
+
+
 def steer_to_food(load: Load, scripts: str) -> dict:
     """Steer the head to the food for up to `EAT_S` virtual seconds; what happened, as a dict."""
     found = load.evaluate(READ_JS, names_in(scripts))
@@ -172,6 +185,7 @@ def steer_to_food(load: Load, scripts: str) -> dict:
         if load.loads > loads or load.dialogs:
             result["ended"] = "the game ended (or the page reloaded) before the snake reached the food"
             result["last_body"] = [list(p) for p in state["body"][:50]]
+            result["head_taken_as_is"] = head_taken_as_is(scripts, names["snake"])
             break
         new = reader.read()
         if new is None:
@@ -243,6 +257,12 @@ def problems(result: dict) -> list[str]:
             out[0] += (f": when it ended, {body.count(twice)} of the snake's {len(body)} segments were at the same "
                        f"point {twice}, so the head already touches its own body. Is the head moved in place and "
                        "added again? Each move must add a new head object, e.g. {x: head.x + dx, y: head.y + dy}")
+            line = result.get("head_taken_as_is")
+            if line:
+                var = re.match(r"(?:let|var|const)\s+([\w$]+)", line).group(1)
+                out[0] += (f". `{line}` makes {var} the old head object itself, not a copy: changing {var}.x or "
+                           f"{var}.y moves the old head too. Copy it: `{line.split('=', 1)[0].strip()} = "
+                           f"{{...{line.split('=', 1)[1].strip().rstrip(';')}}};`")
         return out
     stood = result.get("stood_on_food")
     if stood:
