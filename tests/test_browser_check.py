@@ -228,6 +228,20 @@ def test_a_snake_over_before_it_can_be_steered_is_told_its_segments_share_one_po
     assert e["checked"] and not e["ate"] and e["moves"] == 0 and len(set(map(tuple, e["last_body"]))) == 1, e
 
 
+def test_a_snake_moved_on_every_animation_frame_is_too_fast_and_is_told_which_line_to_change(tmp_path):
+    # the model's page with its head bug mended as the playtest said: it eats and turns on the keys, 60 moves a second
+    page = (FIXTURES / "snake-head-moved-in-place.html").read_text().replace("let head = snake[0];", "let head = {...snake[0]};")
+    (tmp_path / "fast.html").write_text(page)
+    v = judge_page(tmp_path / "fast.html", game=True)
+    assert v.problems == [v.problems[0]] and has(v.problems, "far too fast", "`requestAnimationFrame(gameLoop)`",
+                                                 "write `setInterval(gameLoop, 100);` instead"), v.problems
+    assert v.details["eating"]["moves_per_s"] > 30 and v.details["responds_to_keys"]  # steered to its food: keys work
+    (tmp_path / "slow.html").write_text(page.replace("requestAnimationFrame(gameLoop);", "")
+                                        .replace("        gameLoop();\n", "        setInterval(gameLoop, 100);\n"))
+    slow = judge_page(tmp_path / "slow.html", game=True)
+    assert slow.ok and slow.details["eating"]["moves_per_s"] < 15, (slow.problems, slow.details["eating"])
+
+
 def test_a_head_declared_as_the_snakes_own_first_segment_and_then_moved_is_found():
     from sparkcode.agent.eating import head_taken_as_is
 
@@ -236,6 +250,11 @@ def test_a_head_declared_as_the_snakes_own_first_segment_and_then_moved_is_found
         "const h = game.body[game.body.length - 1];"
     assert head_taken_as_is("let head = {...snake[0]};\nhead.x += 20;", "snake") is None  # a copy
     assert head_taken_as_is("const head = snake[0];\nconst next = {x: head.x + 20, y: head.y};", "snake") is None  # read only
+    from sparkcode.agent.eating import frame_loop
+
+    assert frame_loop("function loop() { step(); requestAnimationFrame(loop); }\nloop();") == "loop"
+    assert frame_loop("const tick = () => { requestAnimationFrame(tick); };") == "tick"
+    assert frame_loop("requestAnimationFrame(() => game.step());") is None
 
 
 def test_game_state_is_found_by_name_at_the_top_or_one_level_into_an_object():

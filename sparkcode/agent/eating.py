@@ -6,6 +6,10 @@ the page's scripts (a list of points named like a snake's body, a point named li
 number named like a score — top-level ``let``/``const``/``var`` or one level into a global
 object such as ``game.snake``), steers the head to the food with the arrow keys, and reports
 what changed when the head got there: did the food go, did the snake grow, did the score move.
+It also times the head's moves (a snake moved on every animation frame, ~60 a second, is too fast
+for anyone: the loop's ``requestAnimationFrame`` line is named), notes whether the snake turned
+on the keys, and, when the game is over before it can be steered, which segments share a point and
+the declaration that took the head object itself (``let head = snake[0]``).
 `problems(result)` turns that into sentences for the coding model.
 
 Pages whose state cannot be found this way (no such names) are not judged here: the result
@@ -22,6 +26,7 @@ EAT_S = 15  # virtual seconds of steering toward the food, at most
 STEP_MS = 16  # how often the state is read while steering: about once an animation frame
 WALL_S = 10  # wall time the steering may take at most (a page that never eats: ~9 s here)
 AFTER_MOVES = 3  # head moves watched after eating, for the growth to show
+MAX_MOVES_PER_S = 30  # faster than this no person can steer (an animation frame is 60 a second)
 
 SNAKE_NAME = re.compile(r"snake|body|segment|tail|trail|worm|serpent", re.I)
 FOOD_NAME = re.compile(r"food|apple|fruit|pellet|treat|berry|cherry|prize|snack|bait|mouse|egg|target", re.I)
@@ -149,6 +154,16 @@ def _choose(head: tuple, food: tuple, moving: tuple | None) -> tuple:
     return (1 if head[0] <= food[0] else -1, 0)
 
 
+def frame_loop(scripts: str) -> str | None:
+    """The function a script runs on every animation frame (``requestAnimationFrame(gameLoop)``
+    inside gameLoop), or None."""
+    for m in re.finditer(r"requestAnimationFrame\(\s*([\w$]+)\s*\)", scripts):
+        name = re.escape(m.group(1))
+        if re.search(rf"function\s+{name}\s*\(|\b{name}\s*=\s*(?:function|\()", scripts[:m.start()]):
+            return m.group(1)
+    return None
+
+
 def head_taken_as_is(scripts: str, snake: str) -> str | None:
     """The declaration that names the snake's head object itself (``let head = snake[0];``), whose
     fields the code then changes in place, or None."""
@@ -176,6 +191,7 @@ def steer_to_food(load: Load, scripts: str) -> dict:
     load.start(load.snap())
     head_at = 0  # which end of the list is the head: 0 or -1, learned from the first moves
     moving, pressed, moves = None, None, 0
+    moved_at: list[float] = []  # virtual time of each head move
     reach = 0.0  # the longest head move seen between two reads
     reached = None  # the state when the head got to the food
     loads = load.loads
@@ -199,7 +215,11 @@ def steer_to_food(load: Load, scripts: str) -> dict:
             delta = (after[0] - before[0], after[1] - before[1])
             if delta != (0, 0):
                 moves += 1
-                moving = (_sign(delta[0]), _sign(delta[1])) if (delta[0] == 0) != (delta[1] == 0) else moving
+                moved_at.append(load.at_s)
+                now = (_sign(delta[0]), _sign(delta[1])) if (delta[0] == 0) != (delta[1] == 0) else moving
+                if moving and now != moving:
+                    result["turned"] = True  # only the steering keys turn a snake
+                moving = now
             size = max(abs(delta[0]), abs(delta[1]))
             if not reach or size <= 4 * reach:  # (a jump across the board is a wrap-around, not a move)
                 reach = max(reach, size)
@@ -225,6 +245,9 @@ def steer_to_food(load: Load, scripts: str) -> dict:
             pressed = _KEY[want]
         state = new
     result["moves"] = moves
+    if len(moved_at) >= 5 and moved_at[-1] > moved_at[0]:
+        result["moves_per_s"] = round((len(moved_at) - 1) / (moved_at[-1] - moved_at[0]), 1)
+        result["frame_loop"] = frame_loop(scripts)
     if reached is None:
         result["ate"] = False
         return result
@@ -238,6 +261,16 @@ def problems(result: dict) -> list[str]:
     """What the coding model must fix, from `steer_to_food`'s result."""
     if not result.get("checked"):
         return []
+    fast = result.get("moves_per_s") or 0
+    if fast > MAX_MOVES_PER_S:  # measured: a head moved 20 px every animation frame left the board in 0.3 s
+        loop = result.get("frame_loop")
+        how = (f"`requestAnimationFrame({loop})` runs {loop}() on every frame, about 60 times a second: delete that "
+               f"line, and where the loop is started (`{loop}();`) write `setInterval({loop}, 100);` instead "
+               "(10 moves a second)" if loop else
+               "move it on a timer, e.g. setInterval(step, 100) for 10 moves a second, instead of on every "
+               "animation frame")
+        return [f"the snake moves {fast:.0f} times a second: far too fast for a person to steer. {how[0].upper()}{how[1:]}"
+                ] + problems({**result, "moves_per_s": 0})
     if result.get("ate"):
         out = []
         n = result["length_before"]

@@ -27,7 +27,8 @@ A game (``game=True``; the task text decides, `checks.is_game`) is played for at
   be at least `MIN_AREA_PX` CSS px on each side; ``alert()``/``confirm()``/``prompt()`` is no way
   to end a game; and a game that never answers its keys is no game;
 - in a new game, a snake is steered to its food (`eating`): eating must make it longer and, where
-  the game keeps a score, add to it.
+  the game keeps a score, add to it; it must move slowly enough to steer (at most
+  `eating.MAX_MOVES_PER_S`), and a snake that turned on the arrow keys answers them.
 """
 
 from __future__ import annotations
@@ -367,7 +368,10 @@ def _playtest(path: Path, chromium: str, budget_s: float, game: bool) -> PageVer
                     # game-over code added a keydown listener per frame, passed this way once in two plays)
                     responds = (details["key_listeners"] > 0 and len(set(keyed[IDLE:])) > 1
                                 and reads_arrow_keys(path))
-                responds = responds or bool(drive.get("answered_arrows_when_still"))
+                # (a snake steered to its food turned on the arrow keys: measured, one moving every animation
+                # frame left the board before the opening's key presses and was told the keys changed nothing)
+                responds = (responds or bool(drive.get("answered_arrows_when_still"))
+                            or bool((details.get("eating") or {}).get("turned")))
             details["canvas_changed"] = changed
             details["responds_to_keys"] = responds
             # 4. real time, a few seconds: errors the fake clock can lose (thrown right after a dialog)
