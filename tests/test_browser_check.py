@@ -245,8 +245,9 @@ def test_a_snake_moved_on_every_animation_frame_is_too_fast_and_is_told_which_li
 def test_a_head_declared_as_the_snakes_own_first_segment_and_then_moved_is_found():
     from sparkcode.agent.eating import head_taken_as_is
 
-    assert head_taken_as_is("let head = snake[0];\nhead.x += 20;\nsnake.unshift(head);", "snake") == "let head = snake[0];"
-    assert head_taken_as_is("const h = game.body[game.body.length - 1]; h.y--;", "game.body") == \
+    assert head_taken_as_is("let head = snake[0];\nhead.x += 20;\nsnake.unshift(head);", "snake") == \
+        ("let head = snake[0];", "let head", "head", "snake[0]")
+    assert head_taken_as_is("const h = game.body[game.body.length - 1]; h.y--;", "game.body")[0] == \
         "const h = game.body[game.body.length - 1];"
     assert head_taken_as_is("let head = {...snake[0]};\nhead.x += 20;", "snake") is None  # a copy
     assert head_taken_as_is("const head = snake[0];\nconst next = {x: head.x + 20, y: head.y};", "snake") is None  # read only

@@ -164,16 +164,16 @@ def frame_loop(scripts: str) -> str | None:
     return None
 
 
-def head_taken_as_is(scripts: str, snake: str) -> str | None:
+def head_taken_as_is(scripts: str, snake: str) -> tuple[str, str, str, str] | None:
     """The declaration that names the snake's head object itself (``let head = snake[0];``), whose
-    fields the code then changes in place, or None."""
+    fields the code then changes in place, as (the line, ``let head``, ``head``, ``snake[0]``), or None."""
     body = re.escape(snake)
     end = rf"(?:0|{body}\.length\s*-\s*1)"
-    for m in re.finditer(rf"\b(?:let|var|const)\s+([\w$]+)\s*=\s*{body}\s*\[\s*{end}\s*\]\s*;?", scripts):
-        var = re.escape(m.group(1))
+    for m in re.finditer(rf"(\b(?:let|var|const)\s+([\w$]+))\s*=\s*({body}\s*\[\s*{end}\s*\])\s*;?", scripts):
+        var = re.escape(m.group(2))
         rest = scripts[m.end():m.end() + 1500]
         if re.search(rf"\b{var}\.[xy]\s*(?:[-+*/]?=(?!=)|\+\+|--)|(?:\+\+|--){var}\.[xy]\b", rest):
-            return m.group(0).strip()
+            return m.group(0).strip(), m.group(1), m.group(2), m.group(3)
     return None
 
 
@@ -190,8 +190,8 @@ def steer_to_food(load: Load, scripts: str) -> dict:
         return {"checked": False, "why": "the game's state could not be read"}
     load.start(load.snap())
     head_at = 0  # which end of the list is the head: 0 or -1, learned from the first moves
-    moving, pressed, moves = None, None, 0
-    moved_at: list[float] = []  # virtual time of each head move
+    moving, pressed = None, None
+    moved_at: list[float] = []  # virtual time of each head move (how many: the moves)
     reach = 0.0  # the longest head move seen between two reads
     reached = None  # the state when the head got to the food
     loads = load.loads
@@ -214,7 +214,6 @@ def steer_to_food(load: Load, scripts: str) -> dict:
             before, after = state["body"][head_at], new["body"][head_at]
             delta = (after[0] - before[0], after[1] - before[1])
             if delta != (0, 0):
-                moves += 1
                 moved_at.append(load.at_s)
                 now = (_sign(delta[0]), _sign(delta[1])) if (delta[0] == 0) != (delta[1] == 0) else moving
                 if moving and now != moving:
@@ -228,9 +227,9 @@ def steer_to_food(load: Load, scripts: str) -> dict:
         ate = (taken or len(new["body"]) > len(state["body"])
                or (new["score"] is not None and state["score"] is not None and new["score"] > state["score"]))
         if reached is None and ate:
-            reached = {"state": state, "moves": moves, "at_s": load.at_s}
+            reached = {"state": state, "moves": len(moved_at), "at_s": load.at_s}
         if reached is not None:
-            if moves - reached["moves"] >= AFTER_MOVES:
+            if len(moved_at) - reached["moves"] >= AFTER_MOVES:
                 state = new
                 break
             state = new
@@ -244,7 +243,7 @@ def steer_to_food(load: Load, scripts: str) -> dict:
             load.press(_KEY[want])
             pressed = _KEY[want]
         state = new
-    result["moves"] = moves
+    result["moves"] = len(moved_at)
     if len(moved_at) >= 5 and moved_at[-1] > moved_at[0]:
         result["moves_per_s"] = round((len(moved_at) - 1) / (moved_at[-1] - moved_at[0]), 1)
         result["frame_loop"] = frame_loop(scripts)
@@ -261,16 +260,23 @@ def problems(result: dict) -> list[str]:
     """What the coding model must fix, from `steer_to_food`'s result."""
     if not result.get("checked"):
         return []
+    return _speed(result) + _eating(result)
+
+
+def _speed(result: dict) -> list[str]:
     fast = result.get("moves_per_s") or 0
-    if fast > MAX_MOVES_PER_S:  # measured: a head moved 20 px every animation frame left the board in 0.3 s
-        loop = result.get("frame_loop")
-        how = (f"`requestAnimationFrame({loop})` runs {loop}() on every frame, about 60 times a second: delete that "
-               f"line, and where the loop is started (`{loop}();`) write `setInterval({loop}, 100);` instead "
-               "(10 moves a second)" if loop else
-               "move it on a timer, e.g. setInterval(step, 100) for 10 moves a second, instead of on every "
-               "animation frame")
-        return [f"the snake moves {fast:.0f} times a second: far too fast for a person to steer. {how[0].upper()}{how[1:]}"
-                ] + problems({**result, "moves_per_s": 0})
+    if fast <= MAX_MOVES_PER_S:
+        return []
+    # measured: a head moved 20 px every animation frame left the board in 0.3 s
+    loop = result.get("frame_loop")
+    how = (f"`requestAnimationFrame({loop})` runs {loop}() on every frame, about 60 times a second: delete that "
+           f"line, and where the loop is started (`{loop}();`) write `setInterval({loop}, 100);` instead "
+           "(10 moves a second)" if loop else
+           "Move it on a timer, e.g. setInterval(step, 100) for 10 moves a second, instead of on every animation frame")
+    return [f"the snake moves {fast:.0f} times a second: far too fast for a person to steer. {how}"]
+
+
+def _eating(result: dict) -> list[str]:
     if result.get("ate"):
         out = []
         n = result["length_before"]
@@ -290,12 +296,11 @@ def problems(result: dict) -> list[str]:
             out[0] += (f": when it ended, {body.count(twice)} of the snake's {len(body)} segments were at the same "
                        f"point {twice}, so the head already touches its own body. Is the head moved in place and "
                        "added again? Each move must add a new head object, e.g. {x: head.x + dx, y: head.y + dy}")
-            line = result.get("head_taken_as_is")
-            if line:
-                var = re.match(r"(?:let|var|const)\s+([\w$]+)", line).group(1)
+            found = result.get("head_taken_as_is")
+            if found:
+                line, declared, var, segment = found
                 out[0] += (f". `{line}` makes {var} the old head object itself, not a copy: changing {var}.x or "
-                           f"{var}.y moves the old head too. Copy it: `{line.split('=', 1)[0].strip()} = "
-                           f"{{...{line.split('=', 1)[1].strip().rstrip(';')}}};`")
+                           f"{var}.y moves the old head too. Copy it: `{declared} = {{...{segment}}};`")
         return out
     stood = result.get("stood_on_food")
     if stood:

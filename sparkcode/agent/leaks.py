@@ -57,9 +57,11 @@ def drop_tool_calls_from_scripts(ws: Workspace, changed: list[str], task: str) -
             continue
         new = text
         for name in LEAKED:
-            if re.search(rf"\b{name}\b", task) or _defined_in_scripts(ws, name):
+            call = re.compile(_CALL_LINE.format(name=name), re.M)
+            # (the workspace is searched only for a name the file calls: this runs after every turn)
+            if not call.search(new) or re.search(rf"\b{name}\b", task) or _defined_in_scripts(ws, name):
                 continue
-            new, n = re.subn(_CALL_LINE.format(name=name), "", new, flags=re.M)
+            new, n = call.subn("", new)
             if n:
                 notes.append(f"{rel}: removed {n} call(s) of `{name}()`, which is one of the agent's actions, "
                              "not a function of the page")
@@ -69,7 +71,8 @@ def drop_tool_calls_from_scripts(ws: Workspace, changed: list[str], task: str) -
 
 
 def drop_tool_functions(ws: Workspace, changed: list[str], task: str) -> list[str]:
-    """Remove leaked tool functions in place; one note per function removed."""
+    """Remove leaked tool functions in place (and, in pages and scripts, bare calls of undefined
+    ones: `drop_tool_calls_from_scripts`); one note per function or page changed."""
     notes = drop_tool_calls_from_scripts(ws, changed, task)
     for rel, text, tree in parsed_python(ws, changed):
         for name in LEAKED:
