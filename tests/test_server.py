@@ -527,7 +527,7 @@ def test_ws_failed_turn_is_recoverable(base_url, fake):
 
 def test_ws_cancel_stops_the_turn(base_url, fake):
     with ws_connect(base_url.replace("http", "ws") + "/v1/sessions/ws", open_timeout=5) as ws:
-        ws.send(json.dumps({"type": "message", "content": "long " + "x"}))
+        ws.send(json.dumps({"type": "message", "content": "forever x"}))  # only a cancel ends it
         assert json.loads(ws.recv(timeout=5))["type"] == "ready"  # implicit start
         first = json.loads(ws.recv(timeout=5))
         assert first["type"] == "token"
