@@ -239,7 +239,32 @@ def test_a_snake_moved_on_every_animation_frame_is_too_fast_and_is_told_which_li
     (tmp_path / "slow.html").write_text(page.replace("requestAnimationFrame(gameLoop);", "")
                                         .replace("        gameLoop();\n", "        setInterval(gameLoop, 100);\n"))
     slow = judge_page(tmp_path / "slow.html", game=True)
-    assert slow.ok and slow.details["eating"]["moves_per_s"] < 15, (slow.problems, slow.details["eating"])
+    # steerable now; what is left is what the README run's page lacked: a score a person can read
+    assert slow.problems == [slow.problems[0]] and has(slow.problems, "the page shows no score",
+                                                       "`ctx.fillText('Score: ' + score, 10, 20);`"), slow.problems
+    assert slow.details["eating"]["moves_per_s"] < 15 and not slow.details["eating"]["score_shown"]
+    scored = ((tmp_path / "slow.html").read_text().replace("let direction = 'right';", "let direction = 'right'; let score = 0;")
+              .replace("            } else {\n                snake.pop();", "                score += 1;\n"
+                       "            } else {\n                snake.pop();")
+              .replace("drawFood();\n", "drawFood();\n            ctx.fillText('Score: ' + score, 10, 20);\n", 1))
+    (tmp_path / "scored.html").write_text(scored)
+    v = judge_page(tmp_path / "scored.html", game=True)
+    e = v.details["eating"]
+    assert v.ok and e["score_shown"] and (e["score_before"], e["score_after"]) == (0, 1), (v.problems, e)
+
+
+def test_a_score_the_page_keeps_but_does_not_show_is_asked_for(tmp_path):
+    good = (FIXTURES / "snake-good.html").read_text()
+    line = "    ctx.fillText('Score: ' + score + '   Best: ' + best, 8, 20);\n"
+    assert line in good
+    hidden = judge_page(page(tmp_path, good.replace(line, ""), "hidden.html"), game=True)
+    assert hidden.problems == [hidden.problems[0]] and has(
+        hidden.problems, "the score went from 0 to 1 when the snake ate, but the page does not show 1",
+        "`ctx.fillText('Score: ' + score, 10, 20);`"), hidden.problems
+    # shown once and never updated: the page says what it shows
+    stale = good.replace(line, "").replace("<body>", "<body><p id=\"s\">Score: 0</p>", 1)
+    v = judge_page(page(tmp_path, stale, "stale.html"), game=True)
+    assert has(v.problems, "does not show 1 (the page shows 'Score: 0')"), v.problems
 
 
 def test_a_head_declared_as_the_snakes_own_first_segment_and_then_moved_is_found():

@@ -90,6 +90,15 @@ INIT_JS = r"""
   Document.prototype.querySelector = function (sel) {
     const el = query.call(this, sel); if (el === null) missing.add(String(sel)); return el;
   };
+  // text drawn on a canvas, the latest last (a score drawn with fillText is not in the DOM)
+  const drawn = window.__sparkDrawnText = [];
+  for (const name of ['fillText', 'strokeText']) {
+    const draw = CanvasRenderingContext2D.prototype[name];
+    CanvasRenderingContext2D.prototype[name] = function (text, ...rest) {
+      drawn.push(String(text).slice(0, 200)); if (drawn.length > 200) drawn.shift();
+      return draw.call(this, text, ...rest);
+    };
+  }
   window.__sparkKeyListeners = 0;
   const add = EventTarget.prototype.addEventListener;
   EventTarget.prototype.addEventListener = function (type, ...rest) {

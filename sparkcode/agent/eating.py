@@ -9,7 +9,10 @@ what changed when the head got there: did the food go, did the snake grow, did t
 It also times the head's moves (a snake moved on every animation frame, ~60 a second, is too fast
 for anyone: the loop's ``requestAnimationFrame`` line is named), notes whether the snake turned
 on the keys, and, when the game is over before it can be steered, which segments share a point and
-the declaration that took the head object itself (``let head = snake[0]``).
+the declaration that took the head object itself (``let head = snake[0]``). Once eating works it
+asks for a score a person can read: between eating and the next move, the new score is in the
+page's text or drawn on a canvas (`browser_check` records ``fillText``), or, with no score found
+in the state, some text says "score".
 `problems(result)` turns that into sentences for the coding model.
 
 Pages whose state cannot be found this way (no such names) are not judged here: the result
@@ -70,6 +73,14 @@ READ_JS = r"""
   return out;
 }
 """
+
+# What a person can read on the page: its text, and the text drawn on canvases (latest last).
+SHOWN_JS = r"""
+() => ({dom: document.body ? document.body.innerText.slice(0, 4000) : '', drawn: (window.__sparkDrawnText || []).slice(),
+        canvas: !!document.querySelector('canvas')})
+"""
+FORGET_DRAWN_JS = "() => { if (window.__sparkDrawnText) window.__sparkDrawnText.length = 0; }"
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 _KEYWORDS = set("""break case catch class const continue debugger default delete do else export extends false
 finally for function if import in instanceof let new null return super switch this throw true try typeof var void
@@ -194,6 +205,7 @@ def steer_to_food(load: Load, scripts: str) -> dict:
     moved_at: list[float] = []  # virtual time of each head move (how many: the moves)
     reach = 0.0  # the longest head move seen between two reads
     reached = None  # the state when the head got to the food
+    shown = None  # the page's text and the score, from eating to the next move
     loads = load.loads
     t_end = load.t_ms + EAT_S * 1000
     while load.t_ms < t_end:
@@ -228,7 +240,11 @@ def steer_to_food(load: Load, scripts: str) -> dict:
                or (new["score"] is not None and state["score"] is not None and new["score"] > state["score"]))
         if reached is None and ate:
             reached = {"state": state, "moves": len(moved_at), "at_s": load.at_s}
+            load.evaluate(FORGET_DRAWN_JS)
         if reached is not None:
+            if shown is None and len(moved_at) > reached["moves"]:
+                # what a person reads in play, from eating to the next move (a game over drawn later says less)
+                shown = {**(load.evaluate(SHOWN_JS) or {}), "score": new["score"]}
             if len(moved_at) - reached["moves"] >= AFTER_MOVES:
                 state = new
                 break
@@ -253,14 +269,29 @@ def steer_to_food(load: Load, scripts: str) -> dict:
     before = reached["state"]
     result.update(ate=True, at_s=reached["at_s"], length_before=len(before["body"]), length_after=len(state["body"]),
                   score_before=before["score"], score_after=state["score"])
+    shown = shown or {**(load.evaluate(SHOWN_JS) or {}), "score": state["score"]}
+    texts = [t for t in dict.fromkeys([shown.get("dom") or ""] + list(shown.get("drawn") or [])) if t.strip()]
+    result.update(shown_text=texts[-12:], canvas=bool(shown.get("canvas")), score_in_play=shown["score"],
+                  score_shown=score_shown(texts, before["score"], shown["score"]))
     return result
+
+
+def score_shown(texts: list[str], before: float | None, after: float | None) -> bool:
+    """Whether a person can read the score: with a score the code keeps and that went up, its new
+    value is in the page's text or drawn on a canvas; without one found, some text says "score"."""
+    if after is None or before is None or after == before:
+        return any(SCORE_NAME.search(t) for t in texts)
+    return any(float(n) == after for t in texts for n in _NUMBER.findall(t))
 
 
 def problems(result: dict) -> list[str]:
     """What the coding model must fix, from `steer_to_food`'s result."""
     if not result.get("checked"):
         return []
-    return _speed(result) + _eating(result)
+    found = _speed(result) + _eating(result)
+    if not found and result.get("ate") and not result.get("score_shown", True):
+        found = [_score_not_shown(result)]  # once the game plays: a score a person can read
+    return found
 
 
 def _speed(result: dict) -> list[str]:
@@ -284,8 +315,9 @@ def _eating(result: dict) -> list[str]:
             out.append(f"when the snake eats the food it does not grow: it was {n} segment(s) long before eating and "
                        f"{result['length_after']} after. On the move where the head reaches the food, add a segment "
                        "(do not remove the tail on that move)")
-        if result["score_before"] is not None and result["score_after"] == result["score_before"]:
-            out.append(f"eating the food does not change the score (it stayed {result['score_before']:g}): add to the "
+        before, after = result["score_before"], result["score_after"]
+        if before is not None and after == before:
+            out.append(f"eating the food does not change the score (it stayed {before:g}): add to the "
                        "score when the snake eats")
         return out
     if result.get("ended") and not result.get("moves"):
@@ -310,6 +342,23 @@ def _eating(result: dict) -> list[str]:
     return []
 
 
+def _score_not_shown(result: dict) -> str:
+    """The sentence for a page whose score a person cannot read (measured: the README's snake kept none)."""
+    name = (result.get("names") or {}).get("score") or "score"
+    how = (f"draw it on every frame, after clearing the canvas: `ctx.fillText('Score: ' + {name}, 10, 20);`"
+           if result.get("canvas") else f"put it in an element and update it when it changes: "
+           f"`scoreElement.textContent = 'Score: ' + {name};`")
+    said = [line.strip()[:60] for t in result.get("shown_text") or [] for line in t.splitlines()
+            if SCORE_NAME.search(line)]
+    score = result.get("score_in_play")
+    if score is None:
+        return ("the page shows no score: nothing on the page or drawn on the canvas says \"Score\". Keep a score "
+                f"(`let score = 0;`, back to 0 in a new game), add 1 each time the snake eats, and {how}")
+    seen = f" (the page shows {said[-1]!r})" if said else ""
+    return (f"the score went from {result['score_before']:g} to {score:g} when the snake ate, but the "
+            f"page does not show {score:g}{seen}: {how}")
+
+
 def summary(result: dict) -> str:
     """A clause for the playtest's one-line summary ("" when eating was not checked)."""
     if not result.get("checked"):
@@ -318,4 +367,5 @@ def summary(result: dict) -> str:
         return "steered to the food but did not reach it; "
     score = (f", score {result['score_before']:g} -> {result['score_after']:g}"
              if result["score_before"] is not None and result["score_after"] is not None else "")
-    return f"ate at {result['at_s']:g} s (length {result['length_before']} -> {result['length_after']}{score}); "
+    shown = "" if result.get("score_shown", True) else ", no score shown"
+    return f"ate at {result['at_s']:g} s (length {result['length_before']} -> {result['length_after']}{score}{shown}); "

@@ -28,7 +28,8 @@ A game (``game=True``; the task text decides, `checks.is_game`) is played for at
   to end a game; and a game that never answers its keys is no game;
 - in a new game, a snake is steered to its food (`eating`): eating must make it longer and, where
   the game keeps a score, add to it; it must move slowly enough to steer (at most
-  `eating.MAX_MOVES_PER_S`), and a snake that turned on the arrow keys answers them.
+  `eating.MAX_MOVES_PER_S`), and a snake that turned on the arrow keys answers them. Once it
+  plays, a person must be able to read the score: on the page or drawn on the canvas.
 """
 
 from __future__ import annotations
