@@ -332,6 +332,19 @@ def test_placeholder_script_is_sent_back_for_the_real_code(tmp_path):
     assert "placeholder" in backend.requests[1].messages[-1]["content"]
 
 
+def test_a_page_using_a_class_from_a_script_it_never_loads_is_told_which_file(tmp_path):
+    # the model's reply (README run, candidate 3): `new Game()` in the page, `class Game` in a game.js never loaded
+    unloaded = ("FILE: snake_game.html\n```html\n<!DOCTYPE html>\n<html><body><canvas id=\"gameCanvas\"></canvas>\n"
+                "<script>\n    // Importing the game logic\n    const game = new Game();\n    game.start();\n</script>"
+                "</body></html>\n```\n\nFILE: game.js\n```javascript\nclass Game {\n  start() {\n    this.ctx = "
+                "document.getElementById('gameCanvas').getContext('2d');\n  }\n}\n```")
+    a, backend = agent(tmp_path, [unloaded, GOOD_GAME.replace("FILE: game.html", "FILE: snake_game.html")])
+    a.run("build a snake game in one HTML file")
+    told = backend.requests[1].messages[-1]["content"]
+    assert ("the page's script uses Game, which is defined in game.js, but snake_game.html never loads game.js" in told
+            and "placeholder" not in told), told
+
+
 def test_rewriting_a_failing_file_unchanged_still_fails(tmp_path):
     a, backend = agent(tmp_path, [BROKEN_HTML, "Fixed.\n" + BROKEN_HTML, "Fixed now.\n" + BROKEN_HTML,
                                   "Really fixed.\n" + BROKEN_HTML], repair_rounds=5, max_fresh=0)

@@ -14,6 +14,7 @@ Every check runs through `shell.run_command` (sandboxed, time-limited).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -159,7 +160,13 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
                     problems.append("JavaScript syntax error (line numbers are the HTML file's):\n"
                                     + _tail(r.output.replace(str(js), rel)))
     code = "".join(_strip_js_comments(c) for _, c in scan.scripts).strip()
-    if "canvas" in scan.tags and not scan.external and len(code) < 80:
+    unloaded = _defined_in_an_unloaded_script(ws, rel, code, scan.external)
+    if unloaded:  # measured: `new Game()` in the page, `class Game` in a game.js it never loads
+        name, js = unloaded
+        problems.append(f"the page's script uses {name}, which is defined in {js}, but {rel} never loads {js}: put "
+                        f"{js}'s code in a <script> in {rel} (a page in one file needs no other), or load it with "
+                        f'<script src="{js}"></script> before the script that uses it')
+    elif "canvas" in scan.tags and not scan.external and len(code) < 80:
         problems.append("has a <canvas> but its script is empty or a placeholder: write the complete code")
     elif _PLACEHOLDER.search("".join(c for _, c in scan.scripts)):
         problems.append("the script contains placeholder comments instead of code: write the complete code")
@@ -185,6 +192,33 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
         return CheckResult(rel, False, "; ".join(verdict.problems), behavioural=verdict.played,
                            cases_failed=len(verdict.problems))
     return CheckResult(rel, True, f"{parsed}; played in Chromium: {verdict.summary}", behavioural=True, missing=missing)
+
+
+_JS_DEFINITION = re.compile(r"\b(?:class|function)\s+([A-Za-z_$][\w$]*)|\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=")
+_JS_NAME = re.compile(r"(?<![\w$.])[A-Za-z_$][\w$]*")
+
+
+def _defined_in_an_unloaded_script(ws: Workspace, rel: str, code: str, loaded: list[str]) -> tuple[str, str] | None:
+    """(name, file) when the page's own script uses a name that only a workspace .js file the page
+    does not load defines; None otherwise."""
+    own = {a or b for a, b in _JS_DEFINITION.findall(code)}
+    used = [n for n in dict.fromkeys(_JS_NAME.findall(code)) if n not in own]
+    if not used:
+        return None
+    here = Path(rel).parent
+    skip = {(here / u).as_posix() for u in loaded}
+    for js in ws.list_files(200):
+        if not js.endswith((".js", ".mjs")) or js in skip or js.startswith(".sparkcode/"):
+            continue
+        try:
+            text = (ws.root / js).read_text(errors="replace")[:200_000]
+        except OSError:
+            continue
+        defined = {a or b for a, b in _JS_DEFINITION.findall(text)}
+        for name in used:
+            if name in defined:
+                return name, Path(os.path.relpath(js, here.as_posix())).as_posix()
+    return None
 
 
 _PLACEHOLDER = re.compile(r"//.*(?:code goes here|your (?:game |)code here|implement (?:the |)(?:game|logic) here|TODO: implement)",
