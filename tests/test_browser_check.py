@@ -151,7 +151,7 @@ def test_the_default_models_snake_fails_for_its_size_its_alert_and_its_error(tmp
 
 def test_a_snake_that_never_reads_the_arrow_keys_fails_every_time(tmp_path):
     for _ in range(2):  # it passed once in two plays before the fallback asked whether any script reads the arrows
-        v = judge_page(FIXTURES / "snake-no-arrow-keys.html", game=True, timeout_s=45)
+        v = judge_page(FIXTURES / "snake-no-arrow-keys.html", game=True)
         assert not v.ok and has(v.problems, "pressing the arrow keys changes nothing"), v.problems
 
 
