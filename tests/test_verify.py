@@ -225,6 +225,37 @@ def test_the_failure_digest_shows_the_first_failures_whole_and_every_failing_tes
     assert failing_lines("/tmp/x/ws/t.py:12: in test_a\n", "t.py") == {"test_a": 12}  # a run in a copy
 
 
+def test_the_digest_says_in_plain_words_what_text_the_code_gave_and_what_the_test_wants(tmp_path):
+    # real pytest output: the 1.5B sent `Total sum: 60.0` back three times against pytest's diff alone
+    import subprocess
+    import shlex
+
+    from sparkcode.agent.pytest_report import PYTEST, digest
+
+    (tmp_path / "test_out.py").write_text(
+        "def test_total():\n    out = 'Total sum: 60.0'\n    assert out == '60.00'\n\n\n"
+        "def test_reversed():\n    out = '17.5'\n    assert \"17.50\" == out\n\n\n"
+        "def test_words():\n    out = 'Hello, Ann'\n    assert out == 'Hello, Ann!'\n\n\n"
+        "def test_status():\n    assert 1 == 2\n")
+    r = subprocess.run([*shlex.split(PYTEST), "test_out.py"], cwd=tmp_path, capture_output=True, text=True)
+    text = digest(r.stdout)
+    lead, _, rest = text.partition("\n\n")
+    assert lead.splitlines() == [
+        "In plain words:",
+        "- test_total: the code gave 'Total sum: 60.0' where the test wants exactly '60.00': only 60.00, with no other "
+        "words on the line; the number 60.0 written as 60.00 (2 decimals, e.g. f\"{value:.2f}\")",
+        "- test_reversed: the code gave '17.5' where the test wants exactly '17.50': the number 17.5 written as 17.50 "
+        "(2 decimals, e.g. f\"{value:.2f}\")",
+        "- test_words: the code gave 'Hello, Ann' where the test wants exactly 'Hello, Ann!'"], text
+    assert "assert 1 == 2" in rest  # pytest's own lines follow, whole
+    # given the code, the print line that wrote the text is named, with the one that writes the wanted text
+    code = {"csvsum.py": "import sys\n\ntotal = 60.0\nprint(f'Total sum: {total}')\nprint('x', file=sys.stderr)\n"}
+    assert ("csvsum.py line 4 prints it: `print(f'Total sum: {total}')`: write `print(f\"{total:.2f}\")` instead"
+            in digest(r.stdout, sources=code).splitlines()[1])
+    assert "prints it" not in digest(r.stdout, sources={"a.py": "print(f'Total sum: {t}')", "b.py": "print('Total', 'sum:', u)"})
+    assert digest("____ test_a ____\nt.py:1: in test_a\n    assert f() == 0\nE   assert 1 == 0\n").startswith("____")
+
+
 def test_each_acceptance_test_runs_in_its_own_copy_of_the_workspace(tmp_path):
     counter = py("count.py", "import json, os, sys\n\nn = json.load(open('n.json')) if os.path.exists('n.json') else 0\n"
                              "json.dump(n + 1, open('n.json', 'w'))\nprint(n + 1)\n")

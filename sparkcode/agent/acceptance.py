@@ -38,7 +38,7 @@ from ..backends.base import Backend, ChatRequest, Constraint, collect
 from ..engine.sampling import SamplingParams
 from ..engine.stats import Stats
 from . import browser_check, prompts
-from .checks import CheckResult
+from .checks import CheckResult, code_sources
 from .examples import CALL_START, stated_examples
 from .imports import with_missing_imports
 from .names import code_key, is_cli, outline, python_names, renames_in
@@ -313,7 +313,8 @@ class AcceptanceTests:
         cases = len(failing - set(disputed))
         if COLLECTION in failing or code_fault:  # the tests do not even load: every one of them fails (ranks versions)
             cases = max(cases, _count_tests(self.source) + _count_tests(self.stated))
-        return CheckResult(TEST_PATH, False, prompts.acceptance_failed(digest(r.output)), behavioural=True,
+        report = digest(r.output, sources=code_sources(ctx.ws))
+        return CheckResult(TEST_PATH, False, prompts.acceptance_failed(report), behavioural=True,
                            cases_failed=cases)
 
     def _failing(self, output: str, ctx: VerifyContext) -> tuple[set[str], bool]:

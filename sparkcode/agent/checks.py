@@ -88,8 +88,22 @@ def _python(ws: Workspace, rel: str, timeout: float) -> CheckResult:
 def _pytest(ws: Workspace, timeout: float) -> CheckResult:
     # up to 10 failures, counted: versions of the code are ranked by how many fail
     r = run_command(f"{PYTEST} --maxfail=10", ws.root, timeout=timeout)
-    return CheckResult("tests", r.ok, "tests pass" if r.ok else "tests fail:\n" + digest(r.output),
-                       behavioural=True, cases_failed=0 if r.ok else failed_count(r.output))
+    failed = "" if r.ok else "tests fail:\n" + digest(r.output, sources=code_sources(ws))
+    return CheckResult("tests", r.ok, failed or "tests pass", behavioural=True,
+                       cases_failed=0 if r.ok else failed_count(r.output))
+
+
+def code_sources(ws: Workspace, most: int = 50, max_bytes: int = 200_000) -> dict[str, str]:
+    """The workspace's Python files that are not tests, by path (for naming the line that printed a text)."""
+    out = {}
+    for rel in ws.list_files():
+        if rel.endswith(".py") and not _is_test(rel) and not rel.startswith(".sparkcode/"):
+            path = ws.root / rel
+            if path.stat().st_size <= max_bytes:
+                out[rel] = path.read_text(errors="replace")
+            if len(out) >= most:
+                break
+    return out
 
 
 def _js_file(ws: Workspace, rel: str, timeout: float) -> CheckResult:
