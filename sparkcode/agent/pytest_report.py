@@ -6,7 +6,9 @@ The digest is pytest's short traceback (`--tb=short`: each failing test's failin
 every failing test kept at the end. Lines that only restate a bound method (``where '' = <built-in
 method strip …>``) are dropped. Measured on the 1.5B: the long traceback's last 2,500 characters
 began in the middle of the second failure ("…ip()") and the model rewrote the same code three
-times.
+times. The digest leads with plain words for each failing ``assert <value> == "<text>"``: what the
+code gave, what the test wants exactly, and, where one ``print(...)`` of the code wrote it, that
+line and the one to write instead (`text_mismatches`).
 """
 
 from __future__ import annotations
