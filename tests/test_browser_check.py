@@ -225,7 +225,18 @@ def test_a_snake_over_before_it_can_be_steered_is_told_its_segments_share_one_po
                "new head object", "`let head = snake[0];` makes head the old head object itself",
                "`let head = {...snake[0]};`"), v.problems
     e = v.details["eating"]
-    assert e["checked"] and not e["ate"] and e["moves"] == 0 and len(set(map(tuple, e["last_body"]))) == 1, e
+    body = list(map(tuple, e["last_body"]))  # (its first move is read in some plays and not in others)
+    assert e["checked"] and not e["ate"] and e["moves"] <= 2 and len(set(body)) < len(body), e
+
+
+def test_a_game_over_after_one_move_read_is_still_over_before_it_could_be_steered():
+    # the same page, one play in four: its first move was read before the game ended (CI failed on it)
+    from sparkcode.agent.eating import problems
+
+    ended = {"checked": True, "ate": False, "ended": "the game ended", "moves": 1,
+             "last_body": [[220, 200], [220, 200], [180, 200]], "head_taken_as_is": None}
+    assert has(problems(ended), "ended before the snake could be steered", "2 of the snake's 3 segments")
+    assert problems({**ended, "turned": True}) == problems({**ended, "moves": 3}) == []
 
 
 def test_a_snake_moved_on_every_animation_frame_is_too_fast_and_is_told_which_line_to_change(tmp_path):
