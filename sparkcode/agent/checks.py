@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .. import components
 from .pytest_report import PYTEST, digest, failed_count
+from .names import JS_RESERVED, js_definition
 from .shell import run_command
 from .workspace import Workspace
 
@@ -208,15 +209,14 @@ def _html(ws: Workspace, rel: str, timeout: float, browser: bool = True, keyboar
     return CheckResult(rel, True, f"{parsed}; played in Chromium: {verdict.summary}", behavioural=True, missing=missing)
 
 
-_JS_DEFINITION = re.compile(r"\b(?:class|function)\s+([A-Za-z_$][\w$]*)|\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=")
 _JS_NAME = re.compile(r"(?<![\w$.])[A-Za-z_$][\w$]*")
 
 
 def _defined_in_an_unloaded_script(ws: Workspace, rel: str, code: str, loaded: list[str]) -> tuple[str, str] | None:
     """(name, file) when the page's own script uses a name that only a workspace .js file the page
     does not load defines; None otherwise."""
-    own = {a or b for a, b in _JS_DEFINITION.findall(code)}
-    used = [n for n in dict.fromkeys(_JS_NAME.findall(code)) if n not in own]
+    used = [n for n in dict.fromkeys(_JS_NAME.findall(code))
+            if n not in JS_RESERVED and not re.search(js_definition(n), code)]
     if not used:
         return None
     here = Path(rel).parent
@@ -228,9 +228,8 @@ def _defined_in_an_unloaded_script(ws: Workspace, rel: str, code: str, loaded: l
             text = (ws.root / js).read_text(errors="replace")[:200_000]
         except OSError:
             continue
-        defined = {a or b for a, b in _JS_DEFINITION.findall(text)}
         for name in used:
-            if name in defined:
+            if re.search(js_definition(name), text):
                 return name, Path(os.path.relpath(js, here.as_posix())).as_posix()
     return None
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 from .browser_check import Load
+from .names import JS_RESERVED
 
 EAT_S = 15  # virtual seconds of steering toward the food, at most
 STEP_MS = 16  # how often the state is read while steering: about once an animation frame
@@ -84,9 +85,7 @@ SHOWN_JS = r"""
 FORGET_DRAWN_JS = "() => { if (window.__sparkDrawnText) window.__sparkDrawnText.length = 0; }"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
-_KEYWORDS = set("""break case catch class const continue debugger default delete do else export extends false
-finally for function if import in instanceof let new null return super switch this throw true try typeof var void
-while with yield await async of undefined window document console Math JSON Date Array Object String Number
+_KEYWORDS = JS_RESERVED | set("""window document console Math JSON Date Array Object String Number
 Boolean Symbol Error Promise Map Set requestAnimationFrame setTimeout setInterval clearTimeout clearInterval
 addEventListener alert confirm prompt location event e i j k x y""".split())
 

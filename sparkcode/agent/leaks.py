@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import re
 
-from .names import parsed_python
+from .names import js_definition, parsed_python
 from .workspace import Workspace
 
 LEAKED = ("finish", "write_file", "read_file", "edit_file", "list_files")
@@ -41,8 +41,7 @@ _CALL_LINE = r"^[ \t]*(?:window\.)?{name}\s*\([^;\n]*\)\s*;?[ \t]*(?:\n|$)"
 
 
 def _defined_in_scripts(ws: Workspace, name: str) -> bool:
-    definition = rf"(function\s*\*?\s*{name}\b|\b(var|let|const)\s+{name}\b|\b{name}\s*[:=][^=]|\b{name}\s*\([^)]*\)\s*\{{)"
-    return any(ws.search(definition, glob=f"*{ext}") for ext in _SCRIPT_FILES)
+    return any(ws.search(js_definition(name), glob=f"*{ext}") for ext in _SCRIPT_FILES)
 
 
 def drop_tool_calls_from_scripts(ws: Workspace, changed: list[str], task: str) -> list[str]:

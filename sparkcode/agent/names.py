@@ -4,7 +4,8 @@ One reading serves two verifiers: the API guard (public functions, classes and m
 existed before a change must still exist unless the task names them) and the acceptance-test
 writer, which sees these names and signatures — never the code's bodies. It also reads the task
 statement for the names it allows to go ("rename X to Y", "remove X"): one judge for the guard
-and for the merge of whole-file rewrites (merge.py).
+and for the merge of whole-file rewrites (merge.py). For scripts, `js_definition` is the one
+pattern that says where a JavaScript name is defined (leaks.py, checks.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .workspace import Workspace
+
+
+JS_RESERVED = frozenset("""break case catch class const continue debugger default delete do else export extends
+false finally for function if import in instanceof let new null return super switch this throw true try typeof var
+void while with yield await async of undefined""".split())
+
+
+def js_definition(name: str) -> str:
+    """A regex matching a JavaScript definition of `name`: a function, class or declaration, an
+    assignment or property (``name = …``, ``name: …``), a method (``name(…) {``)."""
+    name = re.escape(name)
+    return (rf"(function\s*\*?\s*{name}\b|\bclass\s+{name}\b|\b(var|let|const)\s+{name}\b|\b{name}\s*[:=][^=]"
+            rf"|\b{name}\s*\([^)]*\)\s*\{{)")
 
 
 def code_key(rel: str, text: str) -> str:

@@ -108,9 +108,13 @@ def _instead(values: list[str], want: str) -> str:
     nums = _NUMBER.findall(want)
     if len(values) != 1 or nums != [want]:
         return ""
-    decimals = len(want.partition(".")[2])
-    return f": write `print(f\"{{{values[0]}:.{decimals}f}}\")` instead" if decimals else \
-        f": write `print({values[0]})` instead"
+    return f": write `print({_written_like(want, values[0])})` instead"
+
+
+def _written_like(number: str, expr: str) -> str:
+    """Python that writes `expr` as `number` is written: with as many decimals, or as it is."""
+    decimals = len(number.partition(".")[2])
+    return f'f"{{{expr}:.{decimals}f}}"' if decimals else expr
 
 
 def _compared(line: str) -> tuple[str | None, str | None] | None:
@@ -138,7 +142,7 @@ def _how_they_differ(got: str, want: str) -> str:
         decimals = len(want_nums[0].partition(".")[2])
         if same:
             notes.append(f"the number {same[0]} written as {want_nums[0]}"
-                         + (f" ({decimals} decimals, e.g. f\"{{value:.{decimals}f}}\")" if decimals else ""))
+                         + (f" ({decimals} decimals, e.g. {_written_like(want_nums[0], 'value')})" if decimals else ""))
     return ": " + "; ".join(notes) if notes else ""
 
 
