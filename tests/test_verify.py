@@ -152,6 +152,38 @@ def test_passing_tests_that_never_try_a_stated_value_leave_the_run_unverified(tm
     assert "never use these values" in backend.requests[2].messages[-1]["content"]
 
 
+def test_values_the_task_s_own_examples_try_are_not_asked_of_the_writer_again(tmp_path):
+    # measured (module-roman): test_stated.py already tried "" and "IIII", and the writer spent 50 s adding them
+    task = 'Write stats.py with mean(xs), the average of a list; mean([]) returns 0. It raises ValueError for "abc".'
+    code = py("stats.py", "def mean(xs):\n    if isinstance(xs, str):\n        raise ValueError(xs)\n"
+                          "    return sum(xs) / len(xs) if xs else 0\n")
+    a, backend = make(tmp_path, [code, TESTS, "done"])  # the writer's tests never use "abc"
+    out = a.run(task)
+    stated = (a.ws.root / ".sparkcode/acceptance/test_stated.py").read_text()
+    assert 'mean("abc")' in stated and "ValueError" in stated  # the task's example is a test of its own
+    assert out.status == "done", out.summary
+    assert not any("never use these values" in r.messages[-1]["content"] for r in backend.requests)
+    assert len(backend.requests) == 2  # the turn and the writer: no third generation
+
+
+def test_a_writer_that_lists_case_after_case_is_stopped_after_eight_tests(tmp_path):
+    # measured (module-roman): asked for "2 to 6", the 1.5B wrote 31 one-line tests in 700 tokens, 66 s of 300
+    from sparkcode.agent.acceptance import MAX_NEW_TESTS, first_tests
+
+    many = "".join(f"\n\n@pytest.mark.slow\ndef test_mean_{i}():\n    assert mean([{i}, {i}]) == {i}\n" for i in range(20))
+    writer = "```python\nimport pytest\nfrom stats import mean\n" + many + "```"
+    a, backend = make(tmp_path, [FIXED, writer, "done"])
+    out = a.run(TASK)
+    assert out.status == "done", out.summary
+    saved = (a.ws.root / TEST_PATH).read_text()
+    assert saved.count("def test_") == MAX_NEW_TESTS == 8 and "test_mean_7()" in saved and "test_mean_8" not in saved
+    assert saved.rstrip().endswith("== 7")  # the ninth test's decorator went with it
+    assert out.turns[0].verify_tokens < len(writer) // 4  # the generation itself stopped, not only its text
+    cut = first_tests(writer, 2)
+    assert cut.count("def test_") == 2 and cut.endswith("== 1\n```")
+    assert first_tests(writer, 30) == writer
+
+
 def test_tests_for_uncovered_values_are_added_to_the_file_not_written_again():
     from sparkcode.agent.acceptance import with_new_tests
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import components
-from ..backends.base import Backend, ChatRequest, Constraint, collect
+from ..backends.base import Backend, ChatRequest, Constraint
 from ..engine.sampling import SamplingParams
-from ..engine.stats import Stats
+from ..engine.stats import Done, Stats, TextDelta
 from . import browser_check, prompts
 from .checks import CheckResult, code_sources
 from .examples import CALL_START, stated_examples
@@ -72,6 +72,10 @@ COLLECTION = "<collection>"
 _SPARKCODE_ROOT = str(Path(__file__).resolve().parents[2])  # the conftest imports the page fixtures from here
 _MISSING_NAME = re.compile(r"cannot import name '(\w+)'|No module named '(?:[\w.]*\.)?(\w+)'")
 
+
+# The writer is asked for "2 to 6" tests; a reply is stopped after this many (measured, module-roman: 31 one-line
+# tests of to_roman(1), to_roman(5)…, 700 tokens, 66 s of the run's 300; module-versions: 19)
+MAX_NEW_TESTS = 8
 
 HEADER = "import json\nimport os\nimport re\nimport subprocess\nimport sys\n\nimport pytest\n\n"
 
@@ -180,13 +184,11 @@ class AcceptanceTests:
         # (between candidates no test changes: each is judged by the same tests)
         if not ctx.ranking and (self._rewrite_refuted(ctx) or (not result.ok and self._review(ctx, result.message))):
             result = self._run(ctx)
-        untried = [v for v in uncovered_values(ctx.task, self.source or "")
-                   if v in uncovered_values(ctx.task, self.stated or "", all_when_unparsed=True)]
+        untried, unused = self._gaps(ctx, self.source or "")
         if result.ok and untried:  # passing tests that never try what the task states verify less than asked
             shown = ", ".join(f'"{v}"' for v in untried[:6])
             result.missing.append(f"the acceptance tests never try the values the task states {shown}: what it says "
                                   "of them is not verified")
-        unused = untested_functions(ctx.task, f"{self.source or ''}\n{self.stated or ''}", ctx.ws, self.existing)
         if result.ok and unused:  # and tests that never call a function the task names verify nothing of it
             result.missing.append(f"the acceptance tests never call {', '.join(unused)}, which the task names: what "
                                   "it says of them is not verified")
@@ -198,14 +200,28 @@ class AcceptanceTests:
 
     # ---- writing ------------------------------------------------------------------------------
     def _ask(self, messages: list[dict], sampling: SamplingParams | None = None,
-             constraint: Constraint = TEST_FILE) -> str:
+             constraint: Constraint = TEST_FILE, max_tests: int | None = None) -> str:
+        """One generation of the test writer. With `max_tests`, new tests (not a rewrite of the file):
+        the reply is stopped once it starts one test more, and ends after the first `max_tests`."""
         deadline = self.deadline
-        done = collect(self.backend, ChatRequest(messages, max_tokens=self.max_tokens, sampling=sampling or SamplingParams(),
-                                                 speculate=self.speculate, keep_cache=True, constraint=constraint,
-                                                 should_stop=lambda: past(deadline)))
+        text, done = "", None
+        request = ChatRequest(messages, max_tokens=self.max_tokens, sampling=sampling or SamplingParams(),
+                              speculate=self.speculate, keep_cache=True, constraint=constraint,
+                              should_stop=lambda: past(deadline) or (max_tests is not None and
+                                                                     tests_begun(text) > max_tests))
+        for ev in self.backend.stream_chat(request):
+            if isinstance(ev, TextDelta):
+                text += ev.text
+            elif isinstance(ev, Done):
+                done = ev
+        if done is None:
+            raise RuntimeError(f"backend {self.backend.name} ended without a Done event")
         raise_if_cut(done.finish_reason, deadline)  # measured: the writer's second generation ran from 279 s to 360 s of 300
         self.stats.append(done.stats)
         self.log(done.text)
+        if max_tests is not None and tests_begun(done.text) > max_tests:
+            self.note(f"acceptance tests: the writer was stopped after {max_tests} tests")
+            return first_tests(done.text, max_tests)
         return done.text
 
     def _write(self, ctx: VerifyContext) -> None:
@@ -221,7 +237,8 @@ class AcceptanceTests:
             # a retry is sampled and does not see the refused reply: greedy and shown it, the 1.5B wrote
             # it again token for token, and sampled at 0.7 with it in view too (measured: a dict repeating
             # the key "the", in two fix-word-count runs, each ending unverified)
-            reply = self._ask(messages, SamplingParams(temperature=0.7, top_p=0.95, seed=attempt) if attempt else None)
+            reply = self._ask(messages, SamplingParams(temperature=0.7, top_p=0.95, seed=attempt) if attempt else None,
+                              max_tests=MAX_NEW_TESTS)
             source, error = usable_tests(reply, ctx.ws, ctx.task)
             if source:
                 # what is dropped first: a stated value only a dropped test tried is not covered (measured:
@@ -237,21 +254,29 @@ class AcceptanceTests:
         tests that use none of some of them, or never call a new one, get one more generation to add
         them (measured: tests for to_roman/from_roman that never tried the stated invalid numerals
         "ABC" and "IIII" passed a from_roman that crashes on them)."""
-        missing = uncovered_values(ctx.task, source)
-        unused = untested_functions(ctx.task, source, ctx.ws, self.existing)
+        missing, unused = self._gaps(ctx, source)
         if not missing and not unused:
             return source
         self.note("acceptance tests: adding tests for " + "; ".join(
             ([f"the stated values {', '.join(repr(v) for v in missing[:5])}"] if missing else [])
             + ([f"{', '.join(unused)}, never called"] if unused else [])))
         ask = prompts.acceptance_cover(missing, unused)
-        more, _ = parse_tests(self._ask(messages + [{"role": "user", "content": ask}]))
+        more, _ = parse_tests(self._ask(messages + [{"role": "user", "content": ask}], max_tests=MAX_NEW_TESTS))
         better = more and self._ready(with_new_tests(source, more), ctx.task)  # (`source` is ready: the new ones are made so)
         if not better or tests_the_workspace(better, ctx.ws, ctx.task):
             return source
-        fewer = (len(uncovered_values(ctx.task, better)) + len(untested_functions(ctx.task, better, ctx.ws, self.existing))
-                 < len(missing) + len(unused))
+        fewer = sum(map(len, self._gaps(ctx, better))) < len(missing) + len(unused)
         return better if fewer else source
+
+    def _gaps(self, ctx: VerifyContext, source: str) -> tuple[list[str], list[str]]:
+        """What tests `source` and the task's own examples (`self.stated`) leave untried: the values
+        the task quotes and the new functions it names. One judgement for the writer's extra request
+        (`_cover`) and for the verdict (measured: the task's examples already tried "" and "IIII", and
+        the writer was asked for them again, 50 s of module-roman's 300)."""
+        stated = self.stated or ""
+        values = [v for v in uncovered_values(ctx.task, source)
+                  if v in uncovered_values(ctx.task, stated, all_when_unparsed=True)]
+        return values, untested_functions(ctx.task, f"{source}\n{stated}", ctx.ws, self.existing)
 
     def _save(self, ws: Workspace, source: str, rel: str = TEST_PATH) -> None:
         """Write `source` (for TEST_PATH: made `_ready` by the caller) with its header."""
@@ -463,6 +488,23 @@ class AcceptanceTests:
     def _body(self) -> str:
         """The tests without the imports put on top of them."""
         return (self.source or "").removeprefix(HEADER)
+
+
+_TEST_START = re.compile(r"^(?:[ \t]*(?:@|#).*\n)*def test_", re.M)  # with its decorators and comments
+
+
+def tests_begun(reply: str) -> int:
+    """How many top-level test functions a (partial) reply has begun."""
+    return len(re.findall(r"^def test_", reply, re.M))
+
+
+def first_tests(reply: str, n: int) -> str:
+    """A test writer's reply cut before its (n + 1)-th test (and that test's decorators), its code
+    block closed."""
+    starts = [m.start() for m in _TEST_START.finditer(reply)]
+    if len(starts) <= n:
+        return reply
+    return reply[:starts[n]].rstrip() + "\n```"
 
 
 _COMMAND_LINE = re.compile(r"\bpython3? [\w./-]+\.py\b")
