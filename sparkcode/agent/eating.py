@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from .browser_check import Load
-from .names import JS_RESERVED
+from .names import JS_RESERVED, NUMBER
 
 EAT_S = 15  # virtual seconds of steering toward the food, at most
 STEP_MS = 16  # how often the state is read while steering: about once an animation frame
@@ -83,7 +83,6 @@ SHOWN_JS = r"""
         canvas: !!document.querySelector('canvas')})
 """
 FORGET_DRAWN_JS = "() => { if (window.__sparkDrawnText) window.__sparkDrawnText.length = 0; }"
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 _KEYWORDS = JS_RESERVED | set("""window document console Math JSON Date Array Object String Number
 Boolean Symbol Error Promise Map Set requestAnimationFrame setTimeout setInterval clearTimeout clearInterval
@@ -282,7 +281,7 @@ def score_shown(texts: list[str], before: float | None, after: float | None) -> 
     value is in the page's text or drawn on a canvas; without one found, some text says "score"."""
     if after is None or before is None or after == before:
         return any(SCORE_NAME.search(t) for t in texts)
-    return any(float(n) == after for t in texts for n in _NUMBER.findall(t))
+    return any(float(n) == after for t in texts for n in NUMBER.findall(t))
 
 
 def problems(result: dict) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Iterator
 from .workspace import Workspace
 
 
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # a number as a program prints it or a page shows it ("-3", "21.75")
 JS_RESERVED = frozenset("""break case catch class const continue debugger default delete do else export extends
 false finally for function if import in instanceof let new null return super switch this throw true try typeof var
 void while with yield await async of undefined""".split())

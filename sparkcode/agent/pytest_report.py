@@ -17,6 +17,8 @@ import ast
 import re
 import sys
 
+from .names import NUMBER
+
 PYTEST = f"{sys.executable} -m pytest -q -rfE --tb=short --no-header -p no:cacheprovider"
 _NOISE = re.compile(r"^E\s+\+.*<(?:built-in )?(?:method|bound method|function) ", re.M)
 _SUMMARY = "short test summary info"
@@ -38,7 +40,6 @@ def digest(output: str, limit: int = 2500, sources: dict[str, str] | None = None
 
 
 _BLOCK = re.compile(r"^_{3,} (\S+) _{3,}$", re.M)
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def text_mismatches(report: str, sources: dict[str, str] | None = None, most: int = 3) -> list[str]:
@@ -105,7 +106,7 @@ def _printed_by(text: str, sources: dict[str, str]) -> tuple[str, int, str, list
 
 def _instead(values: list[str], want: str) -> str:
     """The print that writes `want` from the one value the line prints, when `want` is a number."""
-    nums = _NUMBER.findall(want)
+    nums = NUMBER.findall(want)
     if len(values) != 1 or nums != [want]:
         return ""
     return f": write `print({_written_like(want, values[0])})` instead"
@@ -134,7 +135,7 @@ def _compared(line: str) -> tuple[str | None, str | None] | None:
 
 def _how_they_differ(got: str, want: str) -> str:
     notes = []
-    want_nums, got_nums = _NUMBER.findall(want), _NUMBER.findall(got)
+    want_nums, got_nums = NUMBER.findall(want), NUMBER.findall(got)
     if want_nums == [want] and re.search(r"[A-Za-z]", got):
         notes.append(f"only {want}, with no other words on the line")
     if len(want_nums) == 1 and want_nums[0] not in got_nums:
