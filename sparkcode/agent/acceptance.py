@@ -4,7 +4,7 @@
 compiles, the examples the task states in code are taken word for word (`examples.py`,
 ``.sparkcode/acceptance/test_stated.py``), and a separate short generation sees the task and
 the workspace's names and signatures (`names.outline`) — never the code — and writes pytest
-tests into ``.sparkcode/acceptance/test_task.py``. From then on every verification runs both;
+tests into ``.sparkcode/acceptance/test_task.py`` (stopped after `MAX_NEW_TESTS` tests). From then on every verification runs both;
 a failing test goes back to the coding model with pytest's report.
 
 Tests can be wrong too. Each failing test is remembered with the versions of the code it failed
