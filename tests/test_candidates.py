@@ -122,6 +122,7 @@ def test_the_other_candidates_are_warm_and_spread_hot_when_the_first_reply_copie
     warm = candidate_samplings(SamplingParams(temperature=0.0), 4)
     assert [s.temperature for s in warm[1:]] == [CANDIDATE_TEMPERATURE] * 3
     assert len({s.seed for s in warm}) == 4  # each its own draw
+    assert [s.greedy_first for s in warm] == [False, True, True, True]  # each opens with the action, then spreads
     hot_turn = candidate_samplings(SamplingParams(temperature=1.2), 3)
     assert all(s.temperature == 1.2 for s in hot_turn)  # never cooler than the turn itself
 

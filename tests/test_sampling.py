@@ -24,6 +24,18 @@ def test_seeded_sampling_is_reproducible_and_seed_dependent():
     assert [s3.sample(logits) for _ in range(50)] != seq1
 
 
+def test_greedy_first_takes_the_most_likely_first_token_and_samples_the_rest():
+    logits = np.log(np.array([0.6, 0.2, 0.2]))  # "FILE", "```", "<"
+    plain = [Sampler(SamplingParams(temperature=1.0, seed=seed)).sample(logits) for seed in range(40)]
+    assert set(plain) == {0, 1, 2}  # without it, some seeds open with a token other than the most likely
+    for seed in range(40):
+        s = Sampler(SamplingParams(temperature=1.0, seed=seed, greedy_first=True))
+        assert s.sample(logits) == 0
+    rest = [Sampler(SamplingParams(temperature=1.0, seed=seed, greedy_first=True)) for seed in range(40)]
+    seconds = [(r.sample(logits), r.sample(logits))[1] for r in rest]
+    assert set(seconds) == {0, 1, 2}  # only the first token is greedy
+
+
 def test_top_k_and_top_p_truncate_the_distribution():
     logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
     ids, probs = Sampler(SamplingParams(temperature=1.0, top_k=2)).distribution(logits)

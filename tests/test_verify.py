@@ -796,7 +796,7 @@ def test_each_later_fresh_start_samples_hotter():
 
     base = SamplingParams(seed=0)
     temps = [unstick_sampling(base, 5, fresh).temperature for fresh in (0, 1, 2)]
-    assert temps == [0.7, 0.7, 0.85] and unstick_sampling(base, 5).seed == 5
+    assert temps == [0.7, 0.7, 0.85] and unstick_sampling(base, 5).seed == 5 and unstick_sampling(base, 5).greedy_first
 
 
 def test_values_the_task_quotes_are_found_in_the_tests_or_asked_for_once(tmp_path):

@@ -80,7 +80,7 @@ def unstick_sampling(base: SamplingParams, turn: int, fresh: int = 0) -> Samplin
     wrong fix in every attempt of a run)."""
     temperature = max(base.temperature, UNSTICK_TEMPERATURE + 0.15 * max(0, fresh - 1))
     return SamplingParams(temperature=temperature, top_p=min(base.top_p, 0.95), top_k=base.top_k,
-                          seed=(base.seed or 0) + turn)
+                          seed=(base.seed or 0) + turn, greedy_first=True)  # (opens with its action: candidates.py)
 
 
 class RepetitionGuard:

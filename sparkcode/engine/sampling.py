@@ -1,4 +1,5 @@
-"""Token selection: greedy argmax, or seeded sampling with temperature, top-k and top-p.
+"""Token selection: greedy argmax, or seeded sampling with temperature, top-k and top-p (and,
+optionally, the reply's first token greedy: `SamplingParams.greedy_first`).
 
 `Sampler.distribution` returns the exact sparse distribution sampling draws from, so that
 speculative sampling can compare target and draft probabilities on the same terms.
@@ -19,6 +20,11 @@ class SamplingParams:
     top_p: float = 1.0
     top_k: int = 0  # 0 = off
     seed: int | None = None
+    # the reply's first token is its most likely one, the rest sampled: where a reply opens with the
+    # name of its action ("FILE"), sampling spreads the code, not the format (measured, the agent's
+    # first turn on five module tasks, 1.5B: "FILE" 0.84-0.90 at temperature 0.7, "```" and "<" the rest;
+    # a candidate whose seed drew past "FILE" wrote "```<language>" and no file, in 5 runs of 6)
+    greedy_first: bool = False
 
     def __post_init__(self):
         if not (self.temperature >= 0):
@@ -37,6 +43,7 @@ class Sampler:
     def __init__(self, params: SamplingParams):
         self.params = params
         self.rng = np.random.default_rng(params.seed)
+        self.first = True  # no token chosen yet (every decoding path chooses a reply's first token with `sample`)
 
     def distribution(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(token ids, probabilities summing to 1) after temperature, top-k and top-p."""
@@ -67,7 +74,8 @@ class Sampler:
         return ids, probs / probs.sum()
 
     def sample(self, logits: np.ndarray) -> int:
-        if self.params.greedy:
+        first, self.first = self.first, False
+        if self.params.greedy or (first and self.params.greedy_first):
             return int(np.argmax(logits))
         ids, probs = self.distribution(logits)
         return int(ids[self.rng.choice(len(ids), p=probs)])
