@@ -34,6 +34,10 @@ def test_greedy_first_takes_the_most_likely_first_token_and_samples_the_rest():
     rest = [Sampler(SamplingParams(temperature=1.0, seed=seed, greedy_first=True)) for seed in range(40)]
     seconds = [(r.sample(logits), r.sample(logits))[1] for r in rest]
     assert set(seconds) == {0, 1, 2}  # only the first token is greedy
+    for seed in range(40):  # a reply that opened with the most likely token anyway is the same as without it
+        a, b = (Sampler(SamplingParams(temperature=1.0, seed=seed, greedy_first=g)) for g in (False, True))
+        if a.sample(logits) == b.sample(logits) == 0:
+            assert [a.sample(logits) for _ in range(20)] == [b.sample(logits) for _ in range(20)]
 
 
 def test_top_k_and_top_p_truncate_the_distribution():

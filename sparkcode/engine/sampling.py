@@ -75,10 +75,13 @@ class Sampler:
 
     def sample(self, logits: np.ndarray) -> int:
         first, self.first = self.first, False
-        if self.params.greedy or (first and self.params.greedy_first):
+        if self.params.greedy:
             return int(np.argmax(logits))
         ids, probs = self.distribution(logits)
-        return int(ids[self.rng.choice(len(ids), p=probs)])
+        drawn = int(ids[self.rng.choice(len(ids), p=probs)])
+        # (the draw is made all the same: a reply that would have opened with the most likely token
+        # anyway is token for token what it was without greedy_first)
+        return int(np.argmax(logits)) if first and self.params.greedy_first else drawn
 
 
 def _top(weights: np.ndarray, k: int) -> np.ndarray:
