@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import components
-from ..backends.base import Backend, ChatRequest, Constraint
+from ..backends.base import Backend, ChatRequest, Constraint, collect
 from ..engine.sampling import SamplingParams
-from ..engine.stats import Done, Stats, TextDelta
+from ..engine.stats import Stats
 from . import browser_check, prompts
 from .checks import CheckResult, code_sources
 from .examples import CALL_START, stated_examples
@@ -204,22 +204,16 @@ class AcceptanceTests:
         """One generation of the test writer. With `max_tests`, new tests (not a rewrite of the file):
         the reply is stopped once it starts one test more, and ends after the first `max_tests`."""
         deadline = self.deadline
-        text, done = "", None
+        parts: list[str] = []  # the reply so far
         request = ChatRequest(messages, max_tokens=self.max_tokens, sampling=sampling or SamplingParams(),
                               speculate=self.speculate, keep_cache=True, constraint=constraint,
                               should_stop=lambda: past(deadline) or (max_tests is not None and
-                                                                     tests_begun(text) > max_tests))
-        for ev in self.backend.stream_chat(request):
-            if isinstance(ev, TextDelta):
-                text += ev.text
-            elif isinstance(ev, Done):
-                done = ev
-        if done is None:
-            raise RuntimeError(f"backend {self.backend.name} ended without a Done event")
+                                                                     _count_tests("".join(parts)) > max_tests))
+        done = collect(self.backend, request, on_text=parts.append)
         raise_if_cut(done.finish_reason, deadline)  # measured: the writer's second generation ran from 279 s to 360 s of 300
         self.stats.append(done.stats)
         self.log(done.text)
-        if max_tests is not None and tests_begun(done.text) > max_tests:
+        if max_tests is not None and _count_tests(done.text) > max_tests:
             self.note(f"acceptance tests: the writer was stopped after {max_tests} tests")
             return first_tests(done.text, max_tests)
         return done.text
@@ -491,11 +485,6 @@ class AcceptanceTests:
 
 
 _TEST_START = re.compile(r"^(?:[ \t]*(?:@|#).*\n)*def test_", re.M)  # with its decorators and comments
-
-
-def tests_begun(reply: str) -> int:
-    """How many top-level test functions a (partial) reply has begun."""
-    return len(re.findall(r"^def test_", reply, re.M))
 
 
 def first_tests(reply: str, n: int) -> str:

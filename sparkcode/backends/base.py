@@ -74,10 +74,14 @@ def one_by_one(backend: Backend, requests: list[ChatRequest],
     return out
 
 
-def collect(backend: Backend, request: ChatRequest) -> Done:
+def collect(backend: Backend, request: ChatRequest, on_text: Callable[[str], None] | None = None) -> Done:
+    """The reply's `Done`; `on_text(delta)` sees its text as it streams."""
     done = None
     for ev in backend.stream_chat(request):
-        if isinstance(ev, Done):
+        if isinstance(ev, TextDelta):
+            if on_text is not None:
+                on_text(ev.text)
+        elif isinstance(ev, Done):
             done = ev
     if done is None:
         raise RuntimeError(f"backend {backend.name} ended without a Done event")
