@@ -724,6 +724,40 @@ def test_a_test_that_demands_a_made_up_error_message_only_asks_for_a_message(tmp
     assert "Invalid input" not in text and "assert r.stderr.strip()" in text and "r.returncode != 0" in text
 
 
+def test_a_writer_demand_that_the_task_s_own_example_contradicts_is_dropped(tmp_path):
+    """Measured (module-rle, 2 runs of 2): the writer demanded encode("") raise ValueError where the
+    task says encode("") == "": no code passes both, and neither run ended verified."""
+    rle = py("rle.py", "def encode(text):\n    if text == 'x':\n        raise ValueError(text)\n    return text\n")
+    tests = py("t.py", "from rle import encode\n\n\ndef test_empty():\n    with pytest.raises(ValueError):\n"
+                       "        encode('')\n\n\ndef test_same():\n    assert encode('ab') == 'ab'\n"
+                       "    assert encode('') == 'nothing'\n\n\ndef test_bad():\n    with pytest.raises(Exception):\n"
+                       "        encode('x')\n")
+    a, _ = make(tmp_path, [rle, tests])
+    out = a.run('Write rle.py with encode(text). encode("") == ""; encode raises ValueError on "x".')
+    assert out.status == "done", out.summary
+    text = (a.ws.root / TEST_PATH).read_text()
+    assert "def test_empty" not in text and "'nothing'" not in text  # both contradict encode("") == ""
+    assert "encode('ab') == 'ab'" in text and "pytest.raises(Exception)" in text  # agree with what is stated
+
+
+def test_contradicting_demands_are_told_apart_from_agreeing_ones():
+    from sparkcode.agent.examples import drop_contradicted
+
+    stated = ("def test_stated_example_1():\n    assert f(2) == pytest.approx(0.5)\n\n\n"
+              "def test_stated_example_2():\n    with pytest.raises(ValueError):\n        f(0)\n")
+    keep = ("def test_a():\n    assert f(2) == 0.5\n    assert f(3) == 1\n    assert g(2) == 7\n\n\n"
+            "def test_b():\n    with pytest.raises((TypeError, ValueError)):\n        f(0)\n\n\n"
+            "def test_c():\n    with pytest.raises(LookupError):\n        f(1)\n")
+    assert drop_contradicted(keep, stated) == (keep, [])
+    drop = ("def test_a():\n    assert f(2) == 0.25\n    assert f(3) == 1\n\n\n"
+            "def test_b():\n    with pytest.raises(TypeError):\n        f(0)\n\n\n"
+            "def test_c():\n    assert f(0) == 0\n\n\n"
+            "def test_d():\n    with pytest.raises(ValueError):\n        f(2)\n")
+    new, dropped = drop_contradicted(drop, stated)
+    assert dropped == ["f(2) == 0.25", "TypeError", "f(0) == 0", "ValueError"]
+    assert "assert f(3) == 1" in new and "test_b" not in new and "test_c" not in new and "test_d" not in new
+
+
 def test_a_forgotten_import_of_a_moved_function_is_added(tmp_path):
     files = {"signup.py": "def _check(e):\n    return '@' in e\n\n\ndef register(e):\n    if not _check(e):\n"
                           "        raise ValueError(e)\n    return e\n"}

@@ -39,7 +39,7 @@ from ..engine.sampling import SamplingParams
 from ..engine.stats import Stats
 from . import browser_check, prompts
 from .checks import CheckResult, code_sources
-from .examples import CALL_START, stated_examples
+from .examples import CALL_START, drop_contradicted, stated_examples
 from .imports import with_missing_imports
 from .names import code_key, is_cli, outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines, own_errors
@@ -287,7 +287,9 @@ class AcceptanceTests:
         note (running it again on its result changes nothing)."""
         # (code that must behave as before may raise what the task never names: the original judges those)
         raises = (lambda s: (s, [])) if preserves_behaviour(task) else (lambda s: drop_made_up_raises(s, task))
-        steps = [(lambda s: relax_made_up_wording(s, task),
+        steps = [(lambda s: drop_contradicted(s, self.stated or ""),
+                  "demand(s) the task's own examples contradict dropped ({firsts})"),
+                 (lambda s: relax_made_up_wording(s, task),
                   "demand(s) of wording the task does not state relaxed to 'a message is there' ({first!r}…)"),
                  (raises, "demand(s) of an error the task never speaks of dropped ({firsts})"),
                  (drop_launch_errors, "demand(s) that starting the program raises {first} dropped (no program can "

@@ -206,18 +206,22 @@ class _DropChecks(ast.NodeTransformer):
         return node
 
 
-def drop_raises(source: str, drop) -> tuple[str, list[str]]:
-    """(the tests without the `pytest.raises` blocks `drop(node, kinds)` judges, the exceptions
-    dropped); the source unchanged when it does not parse or nothing was dropped."""
-    dropper = _DropChecks(raises=drop)
+def drop_checks(source: str, raises=lambda node, kinds: False, asserts=lambda node: None) -> tuple[str, list[str]]:
+    """(the tests without the `pytest.raises` blocks `raises(node, kinds)` judges and the asserts
+    `asserts(node)` gives a reason for, the exceptions and reasons dropped); the source unchanged
+    when it does not parse or nothing was dropped."""
+    dropper = _DropChecks(raises=raises, asserts=asserts)
     return _rewrite(source, dropper, lambda: dropper.dropped)
+
+
+def drop_raises(source: str, drop) -> tuple[str, list[str]]:
+    """`drop_checks` of `pytest.raises` blocks only."""
+    return drop_checks(source, raises=drop)
 
 
 def drop_asserts(source: str, why) -> tuple[str, list[str]]:
-    """(the tests without the asserts `why(node)` gives a reason for, the reasons); the source
-    unchanged when it does not parse or nothing was dropped."""
-    dropper = _DropChecks(asserts=why)
-    return _rewrite(source, dropper, lambda: dropper.dropped)
+    """`drop_checks` of asserts only."""
+    return drop_checks(source, asserts=why)
 
 
 def drop_made_up_raises(source: str, task: str) -> tuple[str, list[str]]:
