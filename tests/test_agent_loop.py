@@ -92,7 +92,7 @@ def test_unsaved_code_blocks_get_a_precise_nudge(tmp_path):
     a, backend = agent(tmp_path, [unnamed, GOOD_HTML])
     out = a.run("make a page")
     assert out.status == "unverified"
-    assert "put a line `FILE: ` and the file's path right before each block" in backend.requests[1].messages[-1]["content"]
+    assert "put a line `FILE: <path>` right before each block" in backend.requests[1].messages[-1]["content"]
 
 
 def test_turn_and_token_limits_end_the_run_explicitly(tmp_path):

@@ -182,12 +182,9 @@ def test_system_prompt_styles():
     assert prompts.system_prompt() == prompts.SYSTEM
     standard = prompts.system_prompt("standard")
     assert standard != prompts.SYSTEM
-    for needle in ("FILE: hello.py", "<<<<<<< SEARCH", '"name": "run"', '"name": "finish"', "ONE self-contained HTML"):
+    for needle in ("FILE: <path>", "<<<<<<< SEARCH", '"name": "run"', '"name": "finish"', "ONE self-contained HTML"):
         assert needle in standard and needle in prompts.SYSTEM
     assert "no chatter" in prompts.SYSTEM and "act directly" in prompts.SYSTEM
-    # the actions are shown with a real name: placeholders get copied (prompts._ACTIONS)
-    for placeholder in ("<path>", "<language>", "<the complete content"):
-        assert placeholder not in standard and placeholder not in prompts.SYSTEM
     assert "no chatter" not in standard and "act directly" not in standard
     assert "explain" in standard
     with pytest.raises(SparkcodeError, match="terse, standard"):

@@ -10,32 +10,31 @@ no prose), and "standard", a conventional assistant prompt that explains before 
 
 import re
 
-# Concrete names, not placeholders: shown `FILE: <path>` and ```<language>, the 1.5B wrote "<" after
-# "FILE:" with probability 0.05-0.40 at temperature 0.7 (0.40 on fix-word-count, above the real name),
-# and 33 of 181 replies logged in 25 kept bench sessions copied the template ("FILE: <path>", obj['code']):
-# with hello.py, at most 0.003 on nine task prompts (docs/BENCHMARKS.md).
-_ACTIONS = """Actions you can write in a reply (the examples write a file hello.py; write the task's own files and code):
+# The placeholders below are copied by the 1.5B ("<" after "FILE:" with probability 0.05-0.40 at
+# temperature 0.7); shown on a real file (hello.py) it copied none in 58 replies, but the README's
+# snake run then timed out at 900 s where it ends verified: kept as is (docs/BENCHMARKS.md, 2026-12-08).
+_ACTIONS = """Actions you can write in a reply (<...> marks what you fill in: real file names, real code):
 
-1. Create or overwrite a file: a line `FILE: ` and the file's path, then a fenced code block with the complete content.
-FILE: hello.py
-```python
-print("hello")
+1. Create or overwrite a file: a line `FILE: <path>` then a fenced code block with the complete content.
+FILE: <path>
+```<language>
+<the complete content of the file>
 ```
 
 2. Change part of an existing file: the path on its own line, then a SEARCH/REPLACE block (SEARCH must match the file exactly).
-hello.py
+<path>
 <<<<<<< SEARCH
-print("hello")
+<the lines as they are now>
 =======
-print("hello, world")
+<the new lines>
 >>>>>>> REPLACE
 
 3. Other tools, as JSON in <tool_call> tags:
-<tool_call>{"name": "run", "arguments": {"command": "python hello.py"}}</tool_call>
-<tool_call>{"name": "read_file", "arguments": {"path": "hello.py"}}</tool_call>
+<tool_call>{"name": "run", "arguments": {"command": "<a shell command>"}}</tool_call>
+<tool_call>{"name": "read_file", "arguments": {"path": "<path>"}}</tool_call>
 <tool_call>{"name": "list_files", "arguments": {}}</tool_call>
-<tool_call>{"name": "search", "arguments": {"pattern": "def main", "glob": "*.py"}}</tool_call>
-<tool_call>{"name": "finish", "arguments": {"summary": "wrote hello.py"}}</tool_call>"""
+<tool_call>{"name": "search", "arguments": {"pattern": "<regex>", "glob": "*.py"}}</tool_call>
+<tool_call>{"name": "finish", "arguments": {"summary": "<one line>"}}</tool_call>"""
 
 _WORK_RULES = """- Write complete, working code. Never leave placeholders or TODOs.
 - A web page, app or game is ONE self-contained HTML file: inline <style> and <script>, no external files or libraries. It must start by itself when the page loads.
@@ -79,7 +78,7 @@ def system_prompt(style: str = "terse") -> str:
 
 NO_ACTION = ("no action found in your reply. Write files with `FILE: path` + a fenced block, "
              "edit with SEARCH/REPLACE blocks, or call a tool in <tool_call> tags.")
-UNSAVED_BLOCKS = ("your code blocks were not saved: put a line `FILE: ` and the file's path right before "
+UNSAVED_BLOCKS = ("your code blocks were not saved: put a line `FILE: <path>` right before "
                   "each block, with the complete file content in the block.")
 STUCK = {  # what the stuck detector tells the model (or the user, on giving up), by sign
     "same_code": "you wrote the same code again and it still fails: change the code that causes the problem, "
