@@ -39,7 +39,7 @@ from ..engine.sampling import SamplingParams
 from ..engine.stats import Stats
 from . import browser_check, prompts
 from .checks import CheckResult, code_sources
-from .examples import CALL_START, drop_contradicted, stated_examples
+from .examples import CALL_START, NOT_LITERAL, drop_contradicted, literal_value, stated_examples
 from .imports import with_missing_imports
 from .names import code_key, is_cli, outline, python_names, renames_in
 from .pytest_report import PYTEST, digest, failing_lines, own_errors
@@ -709,7 +709,7 @@ def asserts_stated_value(source: str, line: int, task: str) -> bool:
     test = stmt.test if isinstance(stmt, ast.Assert) else None
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
         return False  # only `assert x == value`: not `!=`, `>`, nor a comparison buried in a call
-    values = [v for v in (_literal(s) for s in (test.left, test.comparators[0])) if v is not _NOT]
+    values = [v for v in (literal_value(s) for s in (test.left, test.comparators[0])) if v is not NOT_LITERAL]
     flat_task = _flat(task)
     for v in values:
         if isinstance(v, str):
@@ -727,18 +727,6 @@ def asserts_stated_value(source: str, line: int, task: str) -> bool:
         elif _flat(repr(v)) in flat_task:
             return True
     return False
-
-
-_NOT = object()
-
-
-def _literal(node: ast.AST):
-    if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "approx" and node.args:
-        node = node.args[0]
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return _NOT
 
 
 def _flat(text: str) -> str:

@@ -295,12 +295,23 @@ def _value_demand(node: ast.Assert) -> tuple | None:
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
         return None
     for call, other in ((test.left, test.comparators[0]), (test.comparators[0], test.left)):
-        key = _pure_call(call)
-        if isinstance(other, ast.Call) and ast.unparse(other.func) == "pytest.approx" and len(other.args) == 1:
-            other = other.args[0]
-        if key is not None and _is_literal(other):
-            return key, "==", ast.literal_eval(other)
+        key, value = _pure_call(call), literal_value(other)
+        if key is not None and value is not NOT_LITERAL:
+            return key, "==", value
     return None
+
+
+NOT_LITERAL = object()
+
+
+def literal_value(node: ast.AST):
+    """The value a literal (or `pytest.approx(literal)`) in a test stands for, else `NOT_LITERAL`."""
+    if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "approx" and node.args:
+        node = node.args[0]
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return NOT_LITERAL
 
 
 def _contradict(a: tuple, b: tuple) -> bool:
